@@ -1,0 +1,89 @@
+"""The evaluator contract.
+
+An evaluator judges traces one batch at a time (so embedding models can batch), declares
+what it needs from a trace, and returns one :class:`~vigil.models.Score` per trace: scored
+with a value in [0, 1], skipped with a reason, or error with a message. A failure is never
+a score of 0.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+from vigil.models import Score, Trace
+
+Need = Literal["question", "contexts", "answer", "reference", "document_ids"]
+
+
+class VectorStore(Protocol):
+    """What a retrieval check needs from the app's vector store."""
+
+    def search(self, vector: Sequence[float], k: int) -> Sequence[object]: ...
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What evaluators may use. Built at the edge (a flow, the CLI) and passed in."""
+
+    provider: object  # evaluators.providers.MiniLMProvider, or an LLM judge provider
+    store: VectorStore | None = None
+
+
+def missing_needs(trace: Trace, needs: frozenset[Need]) -> list[str]:
+    checks = {
+        "question": bool(trace.input and trace.input.strip()),
+        "answer": bool(trace.output and trace.output.strip()),
+        "contexts": any(c.content.strip() for c in trace.retrievals),
+        "document_ids": bool(trace.retrievals) and all(c.document_id for c in trace.retrievals),
+        "reference": "reference" in trace.attributes,
+    }
+    return sorted(need for need in needs if not checks[need])
+
+
+class Evaluator(ABC):
+    """Base class of every evaluator: subclasses set the class fields and implement ``score``."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    needs: ClassVar[frozenset[Need]]
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    @abstractmethod
+    def score(self, traces: Sequence[Trace]) -> list[Score]:
+        """Judge traces that have everything in ``needs``; one Score each, in order."""
+
+    def evaluate(self, traces: Sequence[Trace]) -> list[Score]:
+        """Judge a batch: skip traces lacking a need, and turn failures into error scores.
+
+        If the batch call fails, each trace is retried alone so that one bad trace does not
+        fail its neighbours.
+        """
+        results: list[Score | None] = [None] * len(traces)
+        eligible: list[int] = []
+        for i, trace in enumerate(traces):
+            missing = missing_needs(trace, self.needs)
+            if missing:
+                results[i] = Score.skipped(f"trace has no {', '.join(missing)}")
+            else:
+                eligible.append(i)
+        batch = [traces[i] for i in eligible]
+        try:
+            scored = self.score(batch)
+            if len(scored) != len(batch):
+                raise RuntimeError(f"{self.name} returned {len(scored)} scores for {len(batch)}")
+        except Exception:
+            scored = [self._score_one(t) for t in batch]
+        for i, result in zip(eligible, scored, strict=True):
+            results[i] = result
+        return [r for r in results if r is not None]
+
+    def _score_one(self, trace: Trace) -> Score:
+        try:
+            return self.score([trace])[0]
+        except Exception as err:  # recorded as an error score, retried by a later run
+            return Score.error(f"{type(err).__name__}: {err}")

@@ -1,0 +1,83 @@
+"""Fixtures: one real embedded PostgreSQL per test session, tables emptied between tests.
+
+Set VIGIL_TEST_DATABASE_URL to run the suite against another PostgreSQL with pgvector
+instead (its database is migrated and emptied: never point it at production).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import vigil  # noqa: F401  (telemetry off before any library is imported)
+from vigil.db import connect, ensure_database_exists, migrate
+from vigil.db.connection import with_database
+from vigil.db.embedded import EmbeddedServer
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TABLES = (
+    "review_events, review_items, regressions, scores, eval_runs, retrievals, spans, traces"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer | None]:
+    if os.environ.get("VIGIL_TEST_DATABASE_URL"):
+        yield None
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("vigil-home"), "127.0.0.1", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_url(pg_server: EmbeddedServer | None) -> str:
+    external = os.environ.get("VIGIL_TEST_DATABASE_URL")
+    if external:
+        return external
+    assert pg_server is not None
+    return pg_server.url("postgres")
+
+
+@pytest.fixture(scope="session")
+def migrated_url(admin_url: str) -> str:
+    """A database named vigil_test, migrated once for the session."""
+    ensure_database_exists(admin_url, "vigil_test")
+    url = with_database(admin_url, "vigil_test")
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+    return url
+
+
+@pytest.fixture
+def db_url(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The migrated test database, emptied, and set as VIGIL_DATABASE_URL for the code under test."""
+    with connect(migrated_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    monkeypatch.setenv("VIGIL_DATABASE_URL", migrated_url)
+    return migrated_url
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[dict]]:
+    with connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared evaluation data not found at {SHARED_DATA} (it sits beside the repo)")
+    return SHARED_DATA

@@ -1,0 +1,90 @@
+"""Resolve the database URL (external or embedded) and open connections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from vigil.db.embedded import EmbeddedServer
+from vigil.errors import VigilError
+from vigil.settings import Settings
+
+PREFECT_DATABASE = "prefect"
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer:
+    return EmbeddedServer(settings.home_dir, settings.host, settings.db_port)
+
+
+def ensure_database_exists(admin_url: str, name: str) -> None:
+    """CREATE DATABASE ``name`` unless it exists (CREATE DATABASE cannot be transactional)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # created concurrently by another Vigil process
+
+
+def database_url(settings: Settings, *, start: bool = True) -> str:
+    """The URL of Vigil's database.
+
+    With ``VIGIL_DATABASE_URL`` set, that URL. Otherwise the embedded server's, which is
+    started (idempotently) when ``start`` is true, with the ``vigil`` database created.
+    """
+    if settings.database_url:
+        return settings.database_url
+    server = embedded_server(settings)
+    if start:
+        server.start()
+        ensure_database_exists(server.url("postgres"), settings.database_name)
+    elif not server.status().running:
+        raise VigilError("The embedded database is not running. Start it with `vigil db start`.")
+    return server.url(settings.database_name)
+
+
+def prefect_database_url(settings: Settings) -> str:
+    """SQLAlchemy/asyncpg URL of the Prefect server's database, on the same PostgreSQL."""
+    base = database_url(settings, start=True)
+    info = psycopg.conninfo.conninfo_to_dict(base)
+    admin = with_database(base, "postgres")
+    ensure_database_exists(admin, PREFECT_DATABASE)
+    user = info.get("user") or "postgres"
+    password = f":{info['password']}" if info.get("password") else ""
+    host = info.get("host") or "127.0.0.1"
+    port = info.get("port") or "5432"
+    return f"postgresql+asyncpg://{user}{password}@{host}:{port}/{PREFECT_DATABASE}"
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[dict]:
+    """A connection returning rows as dicts. Callers own its transaction and lifetime."""
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
+    except psycopg.OperationalError as err:
+        raise VigilError(
+            f"Cannot connect to PostgreSQL at {url}: {str(err).strip()}. "
+            "Start the embedded server with `vigil db start`, or check VIGIL_DATABASE_URL."
+        ) from err
+    return conn
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg.Connection[dict]]:
+    """One connection, one transaction: committed on success, rolled back on error."""
+    with connect(url) as conn, conn.transaction():
+        yield conn
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL, pointing at database ``name``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" in url:
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path=f"/{name}"))
+    return psycopg.conninfo.make_conninfo(url, dbname=name)

@@ -1,0 +1,128 @@
+"""The trace model: what Vigil stores about one request to the monitored application.
+
+These types are the core's contract with ingestion (JSONL, SDK, OTLP) and with evaluators.
+They carry no database driver imports.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+SpanKind = Literal["llm", "retriever", "chain", "tool", "embedding", "other"]
+
+
+class Retrieval(BaseModel):
+    """One chunk the application retrieved, as it was at the time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_id: str | None = None
+    content: str
+    score: float | None = None
+    rank: int | None = Field(None, ge=0, description="Defaults to the position in the list.")
+    span_id: str = ""
+
+
+class Span(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    span_id: str = Field(min_length=1)
+    parent_span_id: str | None = None
+    kind: SpanKind = "other"
+    name: str
+    start_time: AwareDatetime
+    end_time: AwareDatetime | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trace(BaseModel):
+    """One request: the question, what was retrieved, the answer, and how it was served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256)
+    app: str = Field(min_length=1, max_length=200)
+    start_time: AwareDatetime
+    end_time: AwareDatetime | None = None
+    latency_ms: float | None = Field(None, ge=0)
+    input: str | None = None
+    output: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    segment: dict[str, str] = Field(
+        default_factory=dict, description="Attributes to slice by: route, tenant, ..."
+    )
+    tokens_in: int | None = Field(None, ge=0)
+    tokens_out: int | None = Field(None, ge=0)
+    cost_usd: float | None = Field(None, ge=0)
+    status: Literal["ok", "error"] = "ok"
+    user_feedback: Literal[-1, 0, 1] | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    retrievals: list[Retrieval] = Field(default_factory=list)
+    spans: list[Span] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Trace:
+        if self.end_time is not None:
+            if self.end_time < self.start_time:
+                raise ValueError("end_time is before start_time")
+            if self.latency_ms is None:
+                delta = self.end_time - self.start_time
+                self.latency_ms = delta.total_seconds() * 1000.0
+        for position, chunk in enumerate(self.retrievals):
+            if chunk.rank is None:
+                chunk.rank = position
+        ranks = [(c.span_id, c.rank) for c in self.retrievals]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("two retrievals share a rank")
+        return self
+
+    @property
+    def contexts(self) -> list[str]:
+        """Retrieved chunk texts in rank order."""
+        return [c.content for c in sorted(self.retrievals, key=lambda c: c.rank or 0)]
+
+
+ScoreStatus = Literal["scored", "skipped", "error"]
+
+
+class Score(BaseModel):
+    """An evaluator's judgement of one trace.
+
+    Only ``scored`` carries a value; ``skipped`` (with a reason) and ``error`` (with a message)
+    never do, so a failure can never be mistaken for a low score.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ScoreStatus
+    value: float | None = Field(None, ge=0.0, le=1.0)
+    label: str | None = None
+    explanation: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Score:
+        if self.status == "scored" and self.value is None and self.label is None:
+            raise ValueError("a scored result needs a value or a label")
+        if self.status != "scored" and self.value is not None:
+            raise ValueError(f"a {self.status} result carries no value")
+        if self.status != "scored" and not self.explanation:
+            raise ValueError(f"a {self.status} result needs an explanation (reason or message)")
+        return self
+
+    @classmethod
+    def scored(
+        cls, value: float, explanation: str | None = None, **metadata: Any
+    ) -> Score:
+        return cls(status="scored", value=value, explanation=explanation, metadata=metadata)
+
+    @classmethod
+    def skipped(cls, reason: str) -> Score:
+        return cls(status="skipped", explanation=reason)
+
+    @classmethod
+    def error(cls, message: str) -> Score:
+        return cls(status="error", explanation=message)

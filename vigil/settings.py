@@ -1,0 +1,69 @@
+"""Vigil's settings, resolved once at the edge.
+
+Precedence, highest first:
+1. a command-line flag (each flag names its variable in ``--help``);
+2. an environment variable ``VIGIL_<NAME>``;
+3. a ``.env`` file in the working directory (same names);
+4. the defaults below.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything Vigil can be configured with. Field ``x`` is env var ``VIGIL_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".vigil"), description="Folder for the embedded database, logs, pids.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (with pgvector). Empty means the embedded server under home.",
+    )
+    database_name: str = Field("vigil", description="Database created on the embedded server.")
+    host: str = Field("127.0.0.1", description="Address every Vigil service binds to.")
+    db_port: int = Field(54329, description="TCP port of the embedded PostgreSQL.")
+    prefect_port: int = Field(4200, description="Port of the Prefect server and UI.")
+    ui_port: int = Field(8501, description="Port of the Streamlit app.")
+    prefect_api_url: str | None = Field(
+        None, description="Prefect API. Empty means the server `vigil up` starts."
+    )
+    embedding_model: str | None = Field(
+        None, description="Sentence-transformers model path; empty means packaged MiniLM."
+    )
+    kb_collection: str = Field("vigil-demo-docs", description="PGVector collection of the app.")
+    kb_embedding_table: str = Field("langchain_pg_embedding", description="PGVector chunk table.")
+    kb_collection_table: str = Field(
+        "langchain_pg_collection", description="PGVector collection table."
+    )
+    schedule_cron: str = Field("*/15 * * * *", description="Cron of the evaluate-window flow.")
+    window_minutes: int = Field(15, description="Length of a scheduled evaluation window.")
+    grace_minutes: int = Field(5, description="Wait for late traces before a window is evaluated.")
+    batch_size: int = Field(64, description="Traces per evaluation task.")
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of traces evaluated.")
+    detect_window_hours: int = Field(24, description="Window the regression rule looks at.")
+    baseline_days: int = Field(7, description="Baseline the window is compared with.")
+    review_per_regression: int = Field(20, description="Worst traces queued per regression.")
+
+    @cached_property
+    def home_dir(self) -> Path:
+        """The home folder as an absolute path (created on first use by the callers)."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return not self.database_url
+
+    @property
+    def prefect_api(self) -> str:
+        return self.prefect_api_url or f"http://{self.host}:{self.prefect_port}/api"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

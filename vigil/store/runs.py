@@ -1,0 +1,78 @@
+"""Evaluation runs and their progress counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import psycopg
+
+RunKind = Literal["window", "backfill", "adhoc"]
+
+
+def start_run(
+    conn: psycopg.Connection,
+    *,
+    kind: RunKind,
+    window_start: datetime,
+    window_end: datetime,
+    evaluators: list[str],
+    app: str | None = None,
+    flow_run_id: str | None = None,
+    traces_total: int = 0,
+) -> int:
+    row = conn.execute(
+        "INSERT INTO eval_runs (kind, flow_run_id, app, window_start, window_end, evaluators,"
+        " traces_total) VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+        (kind, flow_run_id, app, window_start, window_end, evaluators, traces_total),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def add_progress(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    done: int,
+    scored: int,
+    skipped: int,
+    errors: int,
+    cost_usd: float = 0.0,
+) -> None:
+    conn.execute(
+        "UPDATE eval_runs SET traces_done = traces_done + %s, scored = scored + %s,"
+        " skipped = skipped + %s, errors = errors + %s, cost_usd = cost_usd + %s WHERE id = %s",
+        (done, scored, skipped, errors, cost_usd, run_id),
+    )
+
+
+def finish_run(
+    conn: psycopg.Connection, run_id: int, status: str, message: str | None = None
+) -> None:
+    conn.execute(
+        "UPDATE eval_runs SET status = %s, message = %s, finished_at = now() WHERE id = %s",
+        (status, message, run_id),
+    )
+
+
+def recent_runs(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
+    return conn.execute(
+        "SELECT id, kind, app, window_start, window_end, status, traces_total, traces_done,"
+        " scored, skipped, errors, cost_usd, started_at, finished_at, message"
+        " FROM eval_runs ORDER BY started_at DESC, id DESC LIMIT %s",
+        (limit,),
+    ).fetchall()
+
+
+def progress_since(conn: psycopg.Connection, since: datetime) -> dict:
+    """Totals over runs started since ``since`` (for a progress display)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(traces_total), 0) AS total, coalesce(sum(traces_done), 0) AS done,"
+        " count(*) FILTER (WHERE status = 'running') AS running,"
+        " count(*) FILTER (WHERE status = 'failed') AS failed"
+        " FROM eval_runs WHERE started_at >= %s",
+        (since,),
+    ).fetchone()
+    assert row is not None
+    return dict(row)

@@ -1,0 +1,165 @@
+"""Traces, spans and retrievals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from vigil.models import Retrieval, Span, Trace
+
+_TRACE_COLUMNS = (
+    "id, app, start_time, end_time, latency_ms, input, output, model, prompt_version, segment,"
+    " tokens_in, tokens_out, cost_usd, status, user_feedback, attributes"
+)
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    inserted: int
+    already_present: int
+
+
+def insert_traces(conn: psycopg.Connection, traces: list[Trace]) -> InsertResult:
+    """Store traces with their spans and retrievals; ids already stored are left as they are.
+
+    Idempotent: re-sending the same traces inserts nothing twice. Run it inside a
+    transaction so that a batch is stored whole or not at all.
+    """
+    if not traces:
+        return InsertResult(0, 0)
+    ids = [t.id for t in traces]
+    rows = conn.execute("SELECT id FROM traces WHERE id = ANY(%s)", (ids,)).fetchall()
+    existing = {r["id"] for r in rows}
+    first: dict[str, Trace] = {}  # the first of duplicates within the batch wins
+    for t in traces:
+        if t.id not in existing:
+            first.setdefault(t.id, t)
+    unique = list(first.values())
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES "
+            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+            [
+                (
+                    t.id, t.app, t.start_time, t.end_time, t.latency_ms, t.input, t.output,
+                    t.model, t.prompt_version, Jsonb(t.segment), t.tokens_in, t.tokens_out,
+                    t.cost_usd, t.status, t.user_feedback, Jsonb(t.attributes),
+                )
+                for t in unique
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
+            " end_time, attributes) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (trace_id, span_id) DO NOTHING",
+            [
+                (t.id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time, s.end_time,
+                 Jsonb(s.attributes))
+                for t in unique
+                for s in t.spans
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO retrievals (trace_id, span_id, rank, document_id, content, score)"
+            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (trace_id, span_id, rank) DO NOTHING",
+            [
+                (t.id, r.span_id, r.rank, r.document_id, r.content, r.score)
+                for t in unique
+                for r in t.retrievals
+            ],
+        )
+    return InsertResult(len(unique), len(traces) - len(unique))
+
+
+def sample_clause(rate: float) -> str:
+    """SQL predicate keeping a deterministic ``rate`` share of traces, by a hash of the id.
+
+    The same trace is always in or out for a given rate, so re-runs pick the same traces.
+    """
+    if rate >= 1.0:
+        return "TRUE"
+    threshold = int(rate * 2**32)
+    return f"('x' || substr(md5(t.id), 1, 8))::bit(32)::bigint < {threshold}"
+
+
+def select_unscored(
+    conn: psycopg.Connection,
+    start: datetime,
+    end: datetime,
+    evaluators: list[tuple[str, str]],
+    *,
+    app: str | None = None,
+    sample_rate: float = 1.0,
+    max_attempts: int = 3,
+) -> list[str]:
+    """Ids of sampled traces in [start, end) missing a final score from any evaluator.
+
+    A score in status ``error`` is retried until it has been attempted ``max_attempts`` times.
+    """
+    names = [name for name, _ in evaluators]
+    versions = [version for _, version in evaluators]
+    rows = conn.execute(
+        f"""
+        SELECT t.id FROM traces t
+        WHERE t.start_time >= %(start)s AND t.start_time < %(end)s
+          AND (%(app)s::text IS NULL OR t.app = %(app)s)
+          AND {sample_clause(sample_rate)}
+          AND EXISTS (
+            SELECT 1 FROM unnest(%(names)s::text[], %(versions)s::text[]) AS e(name, version)
+            WHERE NOT EXISTS (
+              SELECT 1 FROM scores s
+              WHERE s.trace_id = t.id AND s.evaluator = e.name
+                AND s.evaluator_version = e.version
+                AND (s.status <> 'error' OR s.attempts >= %(max_attempts)s)))
+        ORDER BY t.start_time, t.id
+        """,
+        {"start": start, "end": end, "app": app, "names": names, "versions": versions,
+         "max_attempts": max_attempts},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def count_traces(
+    conn: psycopg.Connection, start: datetime, end: datetime, app: str | None = None
+) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM traces WHERE start_time >= %s AND start_time < %s"
+        " AND (%s::text IS NULL OR app = %s)",
+        (start, end, app, app),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def load_traces(conn: psycopg.Connection, ids: list[str]) -> list[Trace]:
+    """Traces with their retrievals and spans, in the order of ``ids`` (missing ids dropped)."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        f"SELECT {_TRACE_COLUMNS} FROM traces WHERE id = ANY(%s)", (ids,)
+    ).fetchall()
+    chunks: dict[str, list[Retrieval]] = {}
+    for r in conn.execute(
+        "SELECT trace_id, span_id, rank, document_id, content, score FROM retrievals"
+        " WHERE trace_id = ANY(%s) ORDER BY trace_id, span_id, rank",
+        (ids,),
+    ).fetchall():
+        chunks.setdefault(r.pop("trace_id"), []).append(Retrieval(**r))
+    spans: dict[str, list[Span]] = {}
+    for r in conn.execute(
+        "SELECT trace_id, span_id, parent_span_id, kind, name, start_time, end_time, attributes"
+        " FROM spans WHERE trace_id = ANY(%s) ORDER BY trace_id, start_time",
+        (ids,),
+    ).fetchall():
+        spans.setdefault(r.pop("trace_id"), []).append(Span(**r))
+    by_id = {
+        r["id"]: Trace(**r, retrievals=chunks.get(r["id"], []), spans=spans.get(r["id"], []))
+        for r in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def trace_apps(conn: psycopg.Connection) -> list[str]:
+    return [r["app"] for r in conn.execute("SELECT DISTINCT app FROM traces ORDER BY app")]
