@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from evaluators.base import Evaluator, Need
 from evaluators.providers.minilm import MiniLMProvider
@@ -14,7 +15,7 @@ from vigil.models import Score, Trace
 class AnswerRelevance(Evaluator):
     name = "answer_relevance"
     version = "minilm-1"
-    needs: frozenset[Need] = frozenset({"question", "answer"})
+    needs: ClassVar[frozenset[Need]] = frozenset({"question", "answer"})
 
     def score(self, traces: Sequence[Trace]) -> list[Score]:
         provider = self.resources.provider

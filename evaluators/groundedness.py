@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from evaluators.base import Evaluator, Need
 from evaluators.providers.minilm import MiniLMProvider
@@ -15,7 +16,7 @@ from vigil.models import Score, Trace
 class Groundedness(Evaluator):
     name = "groundedness"
     version = "minilm-1"
-    needs: frozenset[Need] = frozenset({"answer", "contexts"})
+    needs: ClassVar[frozenset[Need]] = frozenset({"answer", "contexts"})
 
     def score(self, traces: Sequence[Trace]) -> list[Score]:
         provider = self.resources.provider
@@ -29,7 +30,5 @@ class Groundedness(Evaluator):
             value, reasons = provider.groundedness_measure_with_cot_reasons(
                 t.contexts, t.output or ""
             )
-            out.append(
-                Score.scored(value, reasons["reason"], sentences=reasons["sentences"])
-            )
+            out.append(Score.scored(value, reasons["reason"], sentences=reasons["sentences"]))
         return out

@@ -8,6 +8,7 @@ means the index drifted: documents were re-chunked, re-embedded, deleted or outr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from evaluators.base import Evaluator, Need
 from evaluators.providers.minilm import MiniLMProvider
@@ -19,14 +20,12 @@ from vigil.models import Score, Trace
 class RetrievalAgreement(Evaluator):
     name = "retrieval_agreement"
     version = "1"
-    needs: frozenset[Need] = frozenset({"question", "document_ids"})
+    needs: ClassVar[frozenset[Need]] = frozenset({"question", "document_ids"})
 
     def score(self, traces: Sequence[Trace]) -> list[Score]:
         store = self.resources.store
         if store is None:
-            return [Score.skipped("no vector store configured (VIGIL_KB_COLLECTION)")] * len(
-                traces
-            )
+            return [Score.skipped("no vector store configured (VIGIL_KB_COLLECTION)")] * len(traces)
         provider = self.resources.provider
         assert isinstance(provider, MiniLMProvider)
         vectors = provider.embed([t.input or "" for t in traces])

@@ -23,9 +23,9 @@ def backfill(
     totals = {"days": 0, "traces": 0, "scored": 0, "skipped": 0, "errors": 0}
     regressions: list[int] = []
     for day_start, day_end in days(start, end):
-        result = evaluate_window.with_options(
-            flow_run_name=f"backfill-{day_start:%Y-%m-%d}"
-        )(start=day_start, end=day_end, app=app, evaluators=evaluators, kind="backfill")
+        result = evaluate_window.with_options(flow_run_name=f"backfill-{day_start:%Y-%m-%d}")(
+            start=day_start, end=day_end, app=app, evaluators=evaluators, kind="backfill"
+        )
         totals["days"] += 1
         for key in ("traces", "scored", "skipped", "errors"):
             totals[key] += result[key]

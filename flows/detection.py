@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import psycopg
-
 from flows.windows import Window
+from vigil.db.types import Conn
 from vigil.store import regressions as reg_store
 from vigil.store import review
 
@@ -45,13 +44,15 @@ def is_regression(stats: reg_store.WindowStats, rule: Rule) -> bool:
         return False
     z = z_score(stats)
     assert stats.window_mean is not None and stats.baseline_mean is not None
-    return z is not None and z >= rule.z_threshold and (
-        stats.baseline_mean - stats.window_mean >= rule.min_delta
+    return (
+        z is not None
+        and z >= rule.z_threshold
+        and (stats.baseline_mean - stats.window_mean >= rule.min_delta)
     )
 
 
 def detect(
-    conn: psycopg.Connection,
+    conn: Conn,
     window: Window,
     baseline: Window,
     *,

@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import psycopg
-
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
@@ -20,11 +18,12 @@ from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_batch
 from flows.resources import build_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
+from vigil.db.types import Conn
 from vigil.settings import load_settings
 from vigil.store import runs, traces
 
 
-def _conn() -> psycopg.Connection[dict]:
+def _conn() -> Conn:
     return connect(database_url(load_settings(), start=False), autocommit=True)
 
 
@@ -34,8 +33,12 @@ def select_traces(window: Window, evaluator_names: list[str], app: str | None) -
     ev = build(evaluator_names, _no_resources())
     with _conn() as conn:
         return traces.select_unscored(
-            conn, window[0], window[1], [(e.name, e.version) for e in ev],
-            app=app, sample_rate=settings.sample_rate,
+            conn,
+            window[0],
+            window[1],
+            [(e.name, e.version) for e in ev],
+            app=app,
+            sample_rate=settings.sample_rate,
         )
 
 
@@ -53,8 +56,12 @@ def detect_task(end: datetime, app: str | None, run_id: int) -> list[int]:
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
     with _conn() as conn, conn.transaction():
         return detection.detect(
-            conn, window, baseline, app=app,
-            review_limit=settings.review_per_regression, run_id=run_id,
+            conn,
+            window,
+            baseline,
+            app=app,
+            review_limit=settings.review_per_regression,
+            run_id=run_id,
         )
 
 
@@ -74,9 +81,14 @@ def evaluate_window(
     ids = select_traces(window, names, app)
     with _conn() as conn:
         run_id = runs.start_run(
-            conn, kind=kind,
-            window_start=window[0], window_end=window[1], evaluators=names, app=app,
-            flow_run_id=str(flow_run.id) if flow_run.id else None, traces_total=len(ids),
+            conn,
+            kind=kind,
+            window_start=window[0],
+            window_end=window[1],
+            evaluators=names,
+            app=app,
+            flow_run_id=str(flow_run.id) if flow_run.id else None,
+            traces_total=len(ids),
         )
     logger.info("window %s .. %s: %d traces to evaluate", *window_iso(window), len(ids))
     total = EMPTY
@@ -92,10 +104,19 @@ def evaluate_window(
         runs.finish_run(conn, run_id, "completed", f"{len(found)} regression(s)")
     logger.info(
         "scored %d, skipped %d, errors %d; regressions: %s",
-        total.scored, total.skipped, total.errors, found or "none",
+        total.scored,
+        total.skipped,
+        total.errors,
+        found or "none",
     )
-    return {"run_id": run_id, "traces": total.traces, "scored": total.scored,
-            "skipped": total.skipped, "errors": total.errors, "regressions": found}
+    return {
+        "run_id": run_id,
+        "traces": total.traces,
+        "scored": total.scored,
+        "skipped": total.skipped,
+        "errors": total.errors,
+        "regressions": found,
+    }
 
 
 def _resolve_window(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import psycopg
-
 from evaluators import Evaluator
+from vigil.db.types import Conn
 from vigil.store import runs, scores, traces
 from vigil.store.scores import ScoreRow
 
@@ -37,7 +36,7 @@ def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 def evaluate_batch(
-    conn: psycopg.Connection,
+    conn: Conn,
     trace_ids: list[str],
     evaluators: Sequence[Evaluator],
     run_id: int | None,
@@ -56,9 +55,7 @@ def evaluate_batch(
         if not batch:
             continue
         for trace, score in zip(batch, ev.evaluate(batch), strict=True):
-            rows.append(
-                ScoreRow(trace.id, trace.app, trace.start_time, ev.name, ev.version, score)
-            )
+            rows.append(ScoreRow(trace.id, trace.app, trace.start_time, ev.name, ev.version, score))
     outcome = BatchOutcome(
         traces=len(loaded),
         scored=sum(r.score.status == "scored" for r in rows),
@@ -69,7 +66,11 @@ def evaluate_batch(
         scores.upsert_scores(conn, rows, run_id)
         if run_id is not None:
             runs.add_progress(
-                conn, run_id, done=outcome.traces, scored=outcome.scored,
-                skipped=outcome.skipped, errors=outcome.errors,
+                conn,
+                run_id,
+                done=outcome.traces,
+                scored=outcome.scored,
+                skipped=outcome.skipped,
+                errors=outcome.errors,
             )
     return outcome

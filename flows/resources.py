@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import psycopg
-
 from evaluators import Resources
 from evaluators.providers import MiniLMProvider
+from vigil.db.types import Conn
 from vigil.embeddings import load_embeddings
 from vigil.knowledge_base import PGVectorStore
 from vigil.settings import Settings
@@ -19,7 +18,7 @@ def local_provider(model_path: str | None) -> MiniLMProvider:
     return MiniLMProvider(load_embeddings(model_path))
 
 
-def build_resources(settings: Settings, conn: psycopg.Connection) -> Resources:
+def build_resources(settings: Settings, conn: Conn) -> Resources:
     store = PGVectorStore(
         conn,
         settings.kb_collection,
@@ -33,6 +32,6 @@ def build_resources(settings: Settings, conn: psycopg.Connection) -> Resources:
     )
 
 
-def _table_exists(conn: psycopg.Connection, table: str) -> bool:
+def _table_exists(conn: Conn, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,)).fetchone()
     return bool(row and row["found"])

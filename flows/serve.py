@@ -7,30 +7,35 @@ edited and paused in the Prefect UI. ``backfill`` has no schedule: it runs when 
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
 from flows.evaluate_window import evaluate_window
 from vigil.settings import load_settings
 
-EVALUATE_DEPLOYMENT = "evaluate-window/evaluate-window"
-BACKFILL_DEPLOYMENT = "backfill/backfill"
-
 
 def main() -> None:
     settings = load_settings()
-    serve(
+    # to_deployment is sync here (no running event loop); the cast tells mypy so.
+    scheduled = cast(
+        RunnerDeployment,
         evaluate_window.to_deployment(
             name="evaluate-window",
             cron=settings.schedule_cron,
             description="Score the last complete window of traces, then detect regressions.",
         ),
+    )
+    on_demand = cast(
+        RunnerDeployment,
         backfill.to_deployment(
             name="backfill",
             description="Score a past date range, one child run per day.",
         ),
-        limit=2,
     )
+    serve(scheduled, on_demand, limit=2)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def days(start: datetime, end: datetime) -> Iterator[Window]:
         cursor = stop
 
 
-def detection_windows(end: datetime, window_hours: int, baseline_days: int) -> tuple[Window, Window]:
+def detection_windows(
+    end: datetime, window_hours: int, baseline_days: int
+) -> tuple[Window, Window]:
     """The aligned detection window containing the instant before ``end``, and its baseline.
 
     Windows are aligned (to UTC midnight for 24 hours) so that every run inside one window

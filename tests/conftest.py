@@ -11,18 +11,16 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import vigil  # noqa: F401  (telemetry off before any library is imported)
 from vigil.db import connect, ensure_database_exists, migrate
 from vigil.db.connection import with_database
 from vigil.db.embedded import EmbeddedServer
+from vigil.db.types import Conn
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TABLES = (
-    "review_events, review_items, regressions, scores, eval_runs, retrievals, spans, traces"
-)
+TABLES = "review_events, review_items, regressions, scores, eval_runs, retrievals, spans, traces"
 
 
 def free_port() -> int:
@@ -63,7 +61,7 @@ def migrated_url(admin_url: str) -> str:
 
 @pytest.fixture
 def db_url(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The migrated test database, emptied, and set as VIGIL_DATABASE_URL for the code under test."""
+    """The migrated test database, emptied, and exported as VIGIL_DATABASE_URL."""
     with connect(migrated_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     monkeypatch.setenv("VIGIL_DATABASE_URL", migrated_url)
@@ -71,7 +69,7 @@ def db_url(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection[dict]]:
+def conn(db_url: str) -> Iterator[Conn]:
     with connect(db_url, autocommit=True) as connection:
         yield connection
 

@@ -17,6 +17,7 @@ from langchain_core.embeddings import Embeddings
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from vigil.db.types import Conn
 from vigil.embeddings import DIMENSION
 
 
@@ -31,7 +32,7 @@ def sqlalchemy_url(url: str) -> str:
     """PGVector speaks SQLAlchemy; point it at psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -79,7 +80,7 @@ class PGVectorStore:
 
     def __init__(
         self,
-        conn: psycopg.Connection,
+        conn: Conn,
         collection: str,
         *,
         embedding_table: str = "langchain_pg_embedding",
@@ -94,9 +95,9 @@ class PGVectorStore:
         register_vector(conn)
 
     def _collection_filter(self) -> sql.Composed:
-        return sql.SQL(
-            "collection_id = (SELECT uuid FROM {} WHERE name = {})"
-        ).format(sql.Identifier(self.collection_table), sql.Literal(self.collection))
+        return sql.SQL("collection_id = (SELECT uuid FROM {} WHERE name = {})").format(
+            sql.Identifier(self.collection_table), sql.Literal(self.collection)
+        )
 
     def search(self, vector: Sequence[float], k: int) -> list[Hit]:
         """The k nearest chunks of the collection by cosine distance (HNSW, iterative scan)."""
@@ -114,22 +115,18 @@ class PGVectorStore:
                 sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(self.ef_search))
             )
             rows = self.conn.execute(query, (vec, vec, k)).fetchall()
-        return [Hit(str(_col(r, "id", 0)), str(_col(r, "document", 1) or ""),
-                    float(_col(r, "similarity", 2))) for r in rows]
+        return [Hit(str(r["id"]), str(r["document"] or ""), float(r["similarity"])) for r in rows]
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         query = sql.SQL("SELECT id FROM {} WHERE {} AND id = ANY(%s)").format(
             sql.Identifier(self.embedding_table), self._collection_filter()
         )
-        return {str(_col(r, "id", 0)) for r in self.conn.execute(query, (list(ids),))}
+        return {str(r["id"]) for r in self.conn.execute(query, (list(ids),))}
 
     def count(self) -> int:
         query = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
             sql.Identifier(self.embedding_table), self._collection_filter()
         )
         row = self.conn.execute(query).fetchone()
-        return int(_col(row, "n", 0)) if row else 0
+        return int(row["n"]) if row else 0
 
-
-def _col(row: object, name: str, index: int) -> object:
-    return row[name] if isinstance(row, dict) else row[index]  # type: ignore[index]

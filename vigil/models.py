@@ -114,9 +114,7 @@ class Score(BaseModel):
         return self
 
     @classmethod
-    def scored(
-        cls, value: float, explanation: str | None = None, **metadata: Any
-    ) -> Score:
+    def scored(cls, value: float, explanation: str | None = None, **metadata: Any) -> Score:
         return cls(status="scored", value=value, explanation=explanation, metadata=metadata)
 
     @classmethod

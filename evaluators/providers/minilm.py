@@ -74,19 +74,26 @@ class MiniLMProvider(Provider):
         claims = sentences(statement) or [statement.strip()]
         support = sentences(context) or [context]
         sims = self.embed(claims) @ self.embed(support).T  # claims x support
-        rows = []
+        rows: list[dict[str, Any]] = []
+        scores: list[float] = []
         for i, claim in enumerate(claims):
             best = int(sims[i].argmax())
             unsupported = unsupported_facts(claim, context)
             facts = numbers(claim) | proper_terms(claim)
             coverage = 1.0 - len(unsupported) / len(facts) if facts else 1.0
             score = float(np.clip(sims[i, best], 0.0, 1.0)) * coverage
-            rows.append({"sentence": claim, "score": round(score, 4),
-                         "evidence": support[best], "unsupported": unsupported})
-        value = float(np.mean([r["score"] for r in rows]))
-        worst = min(rows, key=lambda r: r["score"])
+            scores.append(score)
+            rows.append(
+                {
+                    "sentence": claim,
+                    "score": round(score, 4),
+                    "evidence": support[best],
+                    "unsupported": unsupported,
+                }
+            )
+        value = float(np.mean(scores))
+        worst = rows[int(np.argmin(scores))]
         reason = f"weakest sentence ({worst['score']:.2f}): {worst['sentence']!r}"
         if worst["unsupported"]:
             reason += f"; not in context: {', '.join(worst['unsupported'])}"
         return value, {"reason": reason, "sentences": rows}
-

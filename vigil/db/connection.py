@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from vigil.db.embedded import EmbeddedServer
+from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import Settings
 
@@ -25,10 +26,9 @@ def ensure_database_exists(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if found is None:
-            try:
+            # Another Vigil process may create it at the same moment.
+            with suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # created concurrently by another Vigil process
 
 
 def database_url(settings: Settings, *, start: bool = True) -> str:
@@ -61,7 +61,7 @@ def prefect_database_url(settings: Settings) -> str:
     return f"postgresql+asyncpg://{user}{password}@{host}:{port}/{PREFECT_DATABASE}"
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[dict]:
+def connect(url: str, *, autocommit: bool = False) -> Conn:
     """A connection returning rows as dicts. Callers own its transaction and lifetime."""
     try:
         conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
@@ -74,7 +74,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[dict]:
 
 
 @contextmanager
-def transaction(url: str) -> Iterator[psycopg.Connection[dict]]:
+def transaction(url: str) -> Iterator[Conn]:
     """One connection, one transaction: committed on success, rolled back on error."""
     with connect(url) as conn, conn.transaction():
         yield conn

@@ -164,8 +164,12 @@ class EmbeddedServer:
         log = self.pgdata / "log"
         sock = self.socket_dir()
         options = f"-h {self.host} -p {self.port} -k {sock}"
-        _pg("pg_ctl", ["-w", "-t", str(START_TIMEOUT_S), "-o", options, "-l", str(log), "start"],
-            self.pgdata, timeout=START_TIMEOUT_S + 10)
+        _pg(
+            "pg_ctl",
+            ["-w", "-t", str(START_TIMEOUT_S), "-o", options, "-l", str(log), "start"],
+            self.pgdata,
+            timeout=START_TIMEOUT_S + 10,
+        )
         status = self.status()
         if not status.running:
             raise VigilError(f"PostgreSQL did not start; see its log {log}")
@@ -176,10 +180,13 @@ class EmbeddedServer:
         if not self.status().running:
             self._clear_stale_pidfile()
             return False
-        _pg("pg_ctl", ["-w", "-t", str(STOP_TIMEOUT_S), "-m", "fast", "stop"], self.pgdata,
-            timeout=STOP_TIMEOUT_S + 10)
+        _pg(
+            "pg_ctl",
+            ["-w", "-t", str(STOP_TIMEOUT_S), "-m", "fast", "stop"],
+            self.pgdata,
+            timeout=STOP_TIMEOUT_S + 10,
+        )
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while self.status().running and time.monotonic() < deadline:
             time.sleep(0.1)
         return True
-

@@ -10,8 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-import psycopg
-
+from vigil.db.types import Conn
 from vigil.errors import VigilError
 
 LOCK_KEY = 0x56_69_67_69_6C  # "Vigil": one migrator at a time per database
@@ -30,13 +29,11 @@ class Migration:
 def available() -> list[Migration]:
     """The migrations shipped in ``infra/migrations``, in order."""
     folder = resources.files("infra") / "migrations"
-    files = sorted(
-        (f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name
-    )
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
+def migrate(conn: Conn) -> list[str]:
     """Apply every pending migration, each in its own transaction. Returns the names applied."""
     applied_now: list[str] = []
     with conn.transaction():
@@ -47,7 +44,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         rows = conn.execute("SELECT name, checksum FROM schema_migrations").fetchall()
-        done = {_get(r, "name", 0): _get(r, "checksum", 1) for r in rows}
+        done = {r["name"]: r["checksum"] for r in rows}
         for migration in available():
             if migration.name in done:
                 if done[migration.name] != migration.checksum:
@@ -57,7 +54,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                     )
                 continue
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]
+                conn.execute(migration.sql.encode())
                 conn.execute(
                     "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)",
                     (migration.name, migration.checksum),
@@ -65,6 +62,3 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             applied_now.append(migration.name)
     return applied_now
 
-
-def _get(row: object, key: str, index: int) -> str:
-    return str(row[key] if isinstance(row, dict) else row[index])  # type: ignore[index]

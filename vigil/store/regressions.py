@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from vigil.db.types import Conn
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Regression:
 
 
 def window_stats(
-    conn: psycopg.Connection,
+    conn: Conn,
     window: tuple[datetime, datetime],
     baseline: tuple[datetime, datetime],
     app: str | None = None,
@@ -83,7 +84,7 @@ SEGMENT_DIMENSIONS = {
 
 
 def segment_means(
-    conn: psycopg.Connection,
+    conn: Conn,
     app: str,
     evaluator: str,
     evaluator_version: str,
@@ -105,7 +106,7 @@ def segment_means(
     ).fetchall()
 
 
-def upsert_regression(conn: psycopg.Connection, reg: Regression, run_id: int | None) -> int:
+def upsert_regression(conn: Conn, reg: Regression, run_id: int | None) -> int:
     """Insert, or refresh the statistics of, the regression of this window. Returns its id."""
     row = conn.execute(
         """
@@ -120,17 +121,31 @@ def upsert_regression(conn: psycopg.Connection, reg: Regression, run_id: int | N
             evidence = EXCLUDED.evidence, run_id = EXCLUDED.run_id, updated_at = now()
         RETURNING id
         """,
-        (reg.app, reg.evaluator, reg.evaluator_version, Jsonb(reg.segment), reg.window_start,
-         reg.window_end, reg.baseline_start, reg.baseline_end, reg.window_mean,
-         reg.baseline_mean, reg.window_n, reg.baseline_n, reg.delta, reg.z,
-         Jsonb(reg.evidence), run_id),
+        (
+            reg.app,
+            reg.evaluator,
+            reg.evaluator_version,
+            Jsonb(reg.segment),
+            reg.window_start,
+            reg.window_end,
+            reg.baseline_start,
+            reg.baseline_end,
+            reg.window_mean,
+            reg.baseline_mean,
+            reg.window_n,
+            reg.baseline_n,
+            reg.delta,
+            reg.z,
+            Jsonb(reg.evidence),
+            run_id,
+        ),
     ).fetchone()
     assert row is not None
     return int(row["id"])
 
 
 def list_regressions(
-    conn: psycopg.Connection, *, status: str | None = None, limit: int = 200
+    conn: Conn, *, status: str | None = None, limit: int = 200
 ) -> list[dict]:
     return conn.execute(
         """
@@ -144,7 +159,7 @@ def list_regressions(
     ).fetchall()
 
 
-def set_regression_status(conn: psycopg.Connection, regression_id: int, status: str) -> None:
+def set_regression_status(conn: Conn, regression_id: int, status: str) -> None:
     conn.execute(
         "UPDATE regressions SET status = %s, updated_at = now() WHERE id = %s",
         (status, regression_id),

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
-
+from vigil.db.types import Conn
 from vigil.errors import VigilError
 
 LABELS = ("correct", "hallucinated", "irrelevant", "bad_retrieval", "other")
 
 
 def enqueue_worst(
-    conn: psycopg.Connection,
+    conn: Conn,
     *,
     regression_id: int,
     app: str,
@@ -34,14 +33,21 @@ def enqueue_worst(
         ORDER BY s.value ASC, s.trace_id LIMIT %(limit)s
         ON CONFLICT (trace_id, regression_id) DO NOTHING
         """,
-        {"rid": regression_id, "app": app, "ev": evaluator, "ver": evaluator_version,
-         "ws": window[0], "we": window[1], "limit": limit},
+        {
+            "rid": regression_id,
+            "app": app,
+            "ev": evaluator,
+            "ver": evaluator_version,
+            "ws": window[0],
+            "we": window[1],
+            "limit": limit,
+        },
     )
     return max(cur.rowcount, 0)
 
 
 def list_items(
-    conn: psycopg.Connection, *, status: str | None = "pending", limit: int = 100
+    conn: Conn, *, status: str | None = "pending", limit: int = 100
 ) -> list[dict]:
     return conn.execute(
         """
@@ -57,7 +63,7 @@ def list_items(
 
 
 def label_item(
-    conn: psycopg.Connection, item_id: int, *, label: str, reviewer: str, note: str | None = None
+    conn: Conn, item_id: int, *, label: str, reviewer: str, note: str | None = None
 ) -> None:
     """Record a reviewer's label and the event, in the caller's transaction."""
     if label not in LABELS:
@@ -78,7 +84,7 @@ def label_item(
     )
 
 
-def item_events(conn: psycopg.Connection, item_id: int) -> list[dict]:
+def item_events(conn: Conn, item_id: int) -> list[dict]:
     return conn.execute(
         "SELECT actor, action, label, note, at FROM review_events WHERE item_id = %s ORDER BY at",
         (item_id,),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-import psycopg
+from vigil.db.types import Conn
 
 RunKind = Literal["window", "backfill", "adhoc"]
 
 
 def start_run(
-    conn: psycopg.Connection,
+    conn: Conn,
     *,
     kind: RunKind,
     window_start: datetime,
@@ -31,7 +31,7 @@ def start_run(
 
 
 def add_progress(
-    conn: psycopg.Connection,
+    conn: Conn,
     run_id: int,
     *,
     done: int,
@@ -48,7 +48,7 @@ def add_progress(
 
 
 def finish_run(
-    conn: psycopg.Connection, run_id: int, status: str, message: str | None = None
+    conn: Conn, run_id: int, status: str, message: str | None = None
 ) -> None:
     conn.execute(
         "UPDATE eval_runs SET status = %s, message = %s, finished_at = now() WHERE id = %s",
@@ -56,7 +56,7 @@ def finish_run(
     )
 
 
-def recent_runs(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
+def recent_runs(conn: Conn, limit: int = 20) -> list[dict]:
     return conn.execute(
         "SELECT id, kind, app, window_start, window_end, status, traces_total, traces_done,"
         " scored, skipped, errors, cost_usd, started_at, finished_at, message"
@@ -65,7 +65,7 @@ def recent_runs(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
     ).fetchall()
 
 
-def progress_since(conn: psycopg.Connection, since: datetime) -> dict:
+def progress_since(conn: Conn, since: datetime) -> dict:
     """Totals over runs started since ``since`` (for a progress display)."""
     row = conn.execute(
         "SELECT coalesce(sum(traces_total), 0) AS total, coalesce(sum(traces_done), 0) AS done,"
@@ -73,6 +73,32 @@ def progress_since(conn: psycopg.Connection, since: datetime) -> dict:
         " count(*) FILTER (WHERE status = 'failed') AS failed"
         " FROM eval_runs WHERE started_at >= %s",
         (since,),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def finished_since(conn: Conn, since: datetime, kind: str | None = None) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM eval_runs WHERE started_at >= %s AND status <> 'running'"
+        " AND (%s::text IS NULL OR kind = %s)",
+        (since, kind, kind),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def totals_since(conn: Conn, since: datetime) -> dict:
+    """Counts over runs started since ``since``, and the regressions they found."""
+    row = conn.execute(
+        """
+        SELECT coalesce(sum(traces_done), 0) AS traces, coalesce(sum(scored), 0) AS scored,
+               coalesce(sum(skipped), 0) AS skipped, coalesce(sum(errors), 0) AS errors,
+               (SELECT count(DISTINCT r.id) FROM regressions r
+                 JOIN eval_runs e ON e.id = r.run_id WHERE e.started_at >= %(since)s)
+                 AS regressions
+        FROM eval_runs WHERE started_at >= %(since)s
+        """,
+        {"since": since},
     ).fetchone()
     assert row is not None
     return dict(row)

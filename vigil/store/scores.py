@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from vigil.db.types import Conn
 from vigil.models import Score
 
 
@@ -21,7 +21,7 @@ class ScoreRow:
     score: Score
 
 
-def upsert_scores(conn: psycopg.Connection, rows: list[ScoreRow], run_id: int | None) -> int:
+def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
     """Store scores exactly once per (trace, evaluator, version).
 
     A final score (scored or skipped) is never overwritten. An earlier ``error`` is replaced
@@ -43,16 +43,26 @@ def upsert_scores(conn: psycopg.Connection, rows: list[ScoreRow], run_id: int | 
             WHERE scores.status = 'error'
             """,
             [
-                (r.trace_id, r.app, r.trace_start, r.evaluator, r.evaluator_version,
-                 r.score.value, r.score.label, r.score.explanation, Jsonb(r.score.metadata),
-                 r.score.status, run_id)
+                (
+                    r.trace_id,
+                    r.app,
+                    r.trace_start,
+                    r.evaluator,
+                    r.evaluator_version,
+                    r.score.value,
+                    r.score.label,
+                    r.score.explanation,
+                    Jsonb(r.score.metadata),
+                    r.score.status,
+                    run_id,
+                )
                 for r in rows
             ],
         )
         return max(cur.rowcount, 0)
 
 
-def scores_for_trace(conn: psycopg.Connection, trace_id: str) -> list[dict]:
+def scores_for_trace(conn: Conn, trace_id: str) -> list[dict]:
     return conn.execute(
         "SELECT evaluator, evaluator_version, status, value, label, explanation, metadata,"
         " attempts, created_at FROM scores WHERE trace_id = %s ORDER BY evaluator",
@@ -61,7 +71,7 @@ def scores_for_trace(conn: psycopg.Connection, trace_id: str) -> list[dict]:
 
 
 def daily_means(
-    conn: psycopg.Connection, start: datetime, end: datetime, app: str | None = None
+    conn: Conn, start: datetime, end: datetime, app: str | None = None
 ) -> list[dict]:
     """Mean score and count per day, app and evaluator, for charts."""
     return conn.execute(
@@ -78,13 +88,13 @@ def daily_means(
     ).fetchall()
 
 
-def status_counts(conn: psycopg.Connection) -> dict[str, int]:
+def status_counts(conn: Conn) -> dict[str, int]:
     rows = conn.execute("SELECT status, count(*) AS n FROM scores GROUP BY status").fetchall()
     return {r["status"]: int(r["n"]) for r in rows}
 
 
 def needing_score(
-    conn: psycopg.Connection,
+    conn: Conn,
     trace_ids: list[str],
     evaluator: str,
     evaluator_version: str,
@@ -93,9 +103,9 @@ def needing_score(
     """Which of ``trace_ids`` still need this evaluator: no score, or a retryable error."""
     rows = conn.execute(
         """
-        SELECT id FROM unnest(%s::text[]) AS id
+        SELECT u.id FROM unnest(%s::text[]) AS u(id)
         WHERE NOT EXISTS (
-            SELECT 1 FROM scores s WHERE s.trace_id = id AND s.evaluator = %s
+            SELECT 1 FROM scores s WHERE s.trace_id = u.id AND s.evaluator = %s
               AND s.evaluator_version = %s
               AND (s.status <> 'error' OR s.attempts >= %s))
         """,

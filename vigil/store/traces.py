@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from vigil.db.types import Conn
 from vigil.models import Retrieval, Span, Trace
 
 _TRACE_COLUMNS = (
@@ -22,7 +22,7 @@ class InsertResult:
     already_present: int
 
 
-def insert_traces(conn: psycopg.Connection, traces: list[Trace]) -> InsertResult:
+def insert_traces(conn: Conn, traces: list[Trace]) -> InsertResult:
     """Store traces with their spans and retrievals; ids already stored are left as they are.
 
     Idempotent: re-sending the same traces inserts nothing twice. Run it inside a
@@ -44,9 +44,22 @@ def insert_traces(conn: psycopg.Connection, traces: list[Trace]) -> InsertResult
             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
             [
                 (
-                    t.id, t.app, t.start_time, t.end_time, t.latency_ms, t.input, t.output,
-                    t.model, t.prompt_version, Jsonb(t.segment), t.tokens_in, t.tokens_out,
-                    t.cost_usd, t.status, t.user_feedback, Jsonb(t.attributes),
+                    t.id,
+                    t.app,
+                    t.start_time,
+                    t.end_time,
+                    t.latency_ms,
+                    t.input,
+                    t.output,
+                    t.model,
+                    t.prompt_version,
+                    Jsonb(t.segment),
+                    t.tokens_in,
+                    t.tokens_out,
+                    t.cost_usd,
+                    t.status,
+                    t.user_feedback,
+                    Jsonb(t.attributes),
                 )
                 for t in unique
             ],
@@ -56,8 +69,16 @@ def insert_traces(conn: psycopg.Connection, traces: list[Trace]) -> InsertResult
             " end_time, attributes) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (trace_id, span_id) DO NOTHING",
             [
-                (t.id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time, s.end_time,
-                 Jsonb(s.attributes))
+                (
+                    t.id,
+                    s.span_id,
+                    s.parent_span_id,
+                    s.kind,
+                    s.name,
+                    s.start_time,
+                    s.end_time,
+                    Jsonb(s.attributes),
+                )
                 for t in unique
                 for s in t.spans
             ],
@@ -86,7 +107,7 @@ def sample_clause(rate: float) -> str:
 
 
 def select_unscored(
-    conn: psycopg.Connection,
+    conn: Conn,
     start: datetime,
     end: datetime,
     evaluators: list[tuple[str, str]],
@@ -116,14 +137,20 @@ def select_unscored(
                 AND (s.status <> 'error' OR s.attempts >= %(max_attempts)s)))
         ORDER BY t.start_time, t.id
         """,
-        {"start": start, "end": end, "app": app, "names": names, "versions": versions,
-         "max_attempts": max_attempts},
+        {
+            "start": start,
+            "end": end,
+            "app": app,
+            "names": names,
+            "versions": versions,
+            "max_attempts": max_attempts,
+        },
     ).fetchall()
     return [r["id"] for r in rows]
 
 
 def count_traces(
-    conn: psycopg.Connection, start: datetime, end: datetime, app: str | None = None
+    conn: Conn, start: datetime, end: datetime, app: str | None = None
 ) -> int:
     row = conn.execute(
         "SELECT count(*) AS n FROM traces WHERE start_time >= %s AND start_time < %s"
@@ -133,7 +160,7 @@ def count_traces(
     return int(row["n"]) if row else 0
 
 
-def load_traces(conn: psycopg.Connection, ids: list[str]) -> list[Trace]:
+def load_traces(conn: Conn, ids: list[str]) -> list[Trace]:
     """Traces with their retrievals and spans, in the order of ``ids`` (missing ids dropped)."""
     if not ids:
         return []
@@ -161,5 +188,5 @@ def load_traces(conn: psycopg.Connection, ids: list[str]) -> list[Trace]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def trace_apps(conn: psycopg.Connection) -> list[str]:
+def trace_apps(conn: Conn) -> list[str]:
     return [r["app"] for r in conn.execute("SELECT DISTINCT app FROM traces ORDER BY app")]

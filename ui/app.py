@@ -1,0 +1,20 @@
+"""Streamlit entry point: run with ``streamlit run ui/app.py``.
+
+It only routes; each screen is a page in ``app_pages/`` that reads the database through
+``ui.data``.
+"""
+
+import vigil  # noqa: F401, I001  (first: switches library telemetry off before Streamlit loads)
+import streamlit as st
+
+st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout="wide")
+
+st.navigation(
+    [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:",
+                default=True),
+        st.Page("app_pages/regressions.py", title="Regressions", icon=":material/trending_down:"),
+        st.Page("app_pages/review.py", title="Review queue", icon=":material/rate_review:"),
+        st.Page("app_pages/runs.py", title="Evaluation runs", icon=":material/history:"),
+    ]
+).run()

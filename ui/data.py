@@ -1,0 +1,52 @@
+"""The one place the UI's pages get a database connection."""
+
+from __future__ import annotations
+
+import psycopg
+import streamlit as st
+
+from vigil.db import connect, database_url
+from vigil.db.types import Conn
+from vigil.errors import VigilError
+from vigil.settings import load_settings
+
+Connection = Conn
+
+FIX = (
+    "Start Vigil with `vigil up` (or only its database with `vigil db start`), "
+    "or set VIGIL_DATABASE_URL to a running PostgreSQL with pgvector, then reload this page."
+)
+
+
+def _alive(conn: Connection) -> bool:
+    """False when the connection was closed or the server went away (then we reconnect)."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _close(conn: Connection) -> None:
+    conn.close()
+
+
+# One connection per browser session, so that one reviewer's transaction never spans another
+# session's queries; it is closed when the session ends or the cache is cleared.
+@st.cache_resource(scope="session", validate=_alive, on_release=_close, show_spinner=False)
+def _open(url: str) -> Connection:
+    return connect(url, autocommit=True)
+
+
+def connection() -> Connection:
+    """An autocommit connection to Vigil's database, or an error on the page and a stop.
+
+    Pages wrap writes in ``with conn.transaction():``.
+    """
+    try:
+        return _open(database_url(load_settings(), start=False))
+    except VigilError as err:
+        st.error(f"Vigil cannot reach its database. {err}\n\n{FIX}", icon=":material/error:")
+        st.stop()

@@ -1,0 +1,177 @@
+"""``vigil backfill``: evaluate a past date range; ``vigil evaluators``: list evaluators."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vigil import orchestration
+from vigil.cli.common import settings_from, settings_options
+from vigil.db import connect, database_url, migrate
+from vigil.errors import VigilError
+from vigil.settings import Settings
+from vigil.store import runs
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@click.command()
+@click.option(
+    "--start",
+    required=True,
+    type=click.DateTime(DATE_FORMATS),
+    help="First instant, included (UTC unless it carries an offset), e.g. 2026-11-01.",
+)
+@click.option(
+    "--end",
+    required=True,
+    type=click.DateTime(DATE_FORMATS),
+    help="Last instant, excluded, e.g. 2026-11-08.",
+)
+@click.option("--app", default=None, help="Only this application's traces.")
+@click.option(
+    "--evaluator",
+    "evaluators",
+    multiple=True,
+    help="Evaluator to run (repeatable; default: all built-ins). See `vigil evaluators`.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Run in this process instead of on the served `backfill` deployment.",
+)
+@settings_options
+def backfill(
+    start: datetime,
+    end: datetime,
+    app: str | None,
+    evaluators: tuple[str, ...],
+    local: bool,
+    home: str | None,
+    db_url: str | None,
+) -> None:
+    """Score the traces of [START, END) that are not scored yet, one day at a time.
+
+    By default this triggers the `backfill` deployment that `vigil up` serves, so the run
+    and its per-day child runs show in the Prefect UI; it waits and shows progress. Scores
+    already stored are kept, so a backfill can be re-run safely after an interruption.
+    """
+    settings = settings_from(home, db_url)
+    start, end = _utc(start), _utc(end)
+    if end <= start:
+        raise VigilError(
+            f"--end ({end:%Y-%m-%d %H:%M}) must be after --start ({start:%Y-%m-%d %H:%M})."
+        )
+    params: dict[str, Any] = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "app": app,
+        "evaluators": list(evaluators) or None,
+    }
+    url = database_url(settings, start=True)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+    result = run_backfill(settings, url, params, local=local, days=_days(start, end))
+    click.echo(result)
+
+
+def run_backfill(
+    settings: Settings, url: str, params: dict[str, Any], *, local: bool, days: int
+) -> str:
+    """Run the backfill (deployment or in-process) with a progress bar; returns a summary."""
+    orchestration.use_prefect_server(settings, required=not local)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    with (
+        Progress(
+            TextColumn("[bold]backfill"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+        ) as progress,
+        connect(url, autocommit=True) as conn,
+    ):
+        task = progress.add_task("backfill", total=days, detail="starting")
+
+        def tick(state: str) -> None:
+            totals = runs.progress_since(conn, since)
+            done_days = runs.finished_since(conn, since, kind="backfill")
+            progress.update(
+                task, completed=done_days, detail=f"{totals['done']} traces evaluated, {state}"
+            )
+
+        if local:
+            outcome = _run_local(params, tick)
+        else:
+            flow_run_id = orchestration.trigger(orchestration.BACKFILL_DEPLOYMENT, params)
+            final = orchestration.wait(flow_run_id, lambda s: tick(s.state.lower()))
+            if not final.ok:
+                raise VigilError(f"backfill run {final.name} ended {final.state}: {final.message}")
+            outcome = f"flow run {final.name} completed"
+        tick("done")
+    totals = _summary(url, since)
+    return f"{outcome}: {totals}"
+
+
+def _run_local(params: dict[str, Any], tick: Any) -> str:
+    from flows.backfill import backfill as backfill_flow
+
+    result: dict[str, Any] = {}
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.update(
+                backfill_flow(
+                    start=datetime.fromisoformat(params["start"]),
+                    end=datetime.fromisoformat(params["end"]),
+                    app=params["app"],
+                    evaluators=params["evaluators"],
+                )
+            )
+        except BaseException as err:  # re-raised in the main thread
+            error.append(err)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        tick("running")
+        worker.join(1.0)
+    if error:
+        raise error[0]
+    return "local run completed"
+
+
+def _summary(url: str, since: datetime) -> str:
+    with connect(url, autocommit=True) as conn:
+        t = runs.totals_since(conn, since)
+    return (
+        f"{t['traces']} traces, {t['scored']} scored, {t['skipped']} skipped, "
+        f"{t['errors']} errors, {t['regressions']} regression(s) found"
+    )
+
+
+def _days(start: datetime, end: datetime) -> int:
+    from math import ceil
+
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, ceil((end - first) / timedelta(days=1)))
+
+
+@click.command("evaluators")
+def evaluators_cmd() -> None:
+    """List the evaluators available (built-ins and installed plugins)."""
+    from evaluators import available
+
+    for name, cls in sorted(available().items()):
+        needs = ", ".join(sorted(cls.needs))
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{name:22} v{cls.version:10} needs {needs:30} {doc}")

@@ -1,0 +1,168 @@
+"""``vigil up``, ``vigil down`` and ``vigil demo``."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime
+
+import click
+
+from vigil import platform, services
+from vigil.cli.common import settings_from, settings_options
+from vigil.db import connect, database_url, embedded_server, migrate
+from vigil.errors import VigilError
+from vigil.settings import Settings
+
+DB_MARKER = "db.started-by-up"
+
+
+def start_all(settings: Settings) -> None:
+    """Database, migrations, Prefect server, the deployments' runner, the UI."""
+    if settings.uses_embedded_db and not embedded_server(settings).status().running:
+        (services.run_dir(settings) / DB_MARKER).write_text("1\n")
+    url = database_url(settings, start=True)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+    click.echo(f"database ready: {url}")
+    for make in (platform.prefect_server, platform.worker, platform.ui):
+        service = make(settings)
+        click.echo(
+            f"starting {service.name} ... (log: {services.log_path(settings, service.name)})"
+        )
+        services.start(settings, service)
+    click.echo("")
+    for label, address in platform.urls(settings).items():
+        click.echo(f"  {label:45} {address}")
+    click.echo(
+        f"\nevaluate-window runs on cron '{settings.schedule_cron}' (edit or pause it in "
+        "the Prefect UI: Deployments)."
+    )
+
+
+def stop_all(settings: Settings) -> None:
+    for name in reversed(platform.SERVICE_ORDER):
+        if services.stop(settings, name):
+            click.echo(f"stopped {name}")
+    marker = services.run_dir(settings) / DB_MARKER
+    if marker.exists():
+        embedded_server(settings).stop()
+        marker.unlink()
+        click.echo("stopped PostgreSQL")
+
+
+def serve_until_interrupted(settings: Settings) -> None:
+    click.echo("\nPress Ctrl-C to stop everything.")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        gone = services.wait_any_exit(settings, list(platform.SERVICE_ORDER), lambda: None)
+        click.secho(
+            f"{gone} exited; see {services.log_path(settings, gone)}. Stopping.", fg="red", err=True
+        )
+    except KeyboardInterrupt:
+        click.echo("\nstopping ...")
+    finally:
+        stop_all(settings)
+
+
+@click.command()
+@click.option("--detach", is_flag=True, help="Return once started; stop later with `vigil down`.")
+@settings_options
+def up(detach: bool, home: str | None, db_url: str | None) -> None:
+    """Start Vigil: PostgreSQL, the Prefect server and UI, the scheduled flows, the app.
+
+    Everything binds to 127.0.0.1. Ports: VIGIL_DB_PORT (54329), VIGIL_PREFECT_PORT (4200),
+    VIGIL_UI_PORT (8501). Logs go to VIGIL_HOME/logs.
+    """
+    settings = settings_from(home, db_url)
+    try:
+        start_all(settings)
+    except BaseException:
+        stop_all(settings)
+        raise
+    if not detach:
+        serve_until_interrupted(settings)
+
+
+@click.command()
+@settings_options
+def down(home: str | None, db_url: str | None) -> None:
+    """Stop what `vigil up` started (by pid), including PostgreSQL if up started it."""
+    stop_all(settings_from(home, db_url))
+
+
+@click.command()
+@click.option("--days", default=14, show_default=True, help="Days of traffic to simulate.")
+@click.option("--per-day", default=200, show_default=True, help="Traces a day, on average.")
+@click.option("--detach", is_flag=True, help="Leave the services running and return.")
+@settings_options
+def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | None) -> None:
+    """Build a demo world, start Vigil, and backfill it so a regression shows up.
+
+    Orrin Labs' assistant answers questions over 36 product documents (stored in PGVector).
+    On day 11 of 14 a new prompt version, v2, ships to half the traffic and starts stating
+    facts that are not in the retrieved context. The backfill runs through the Prefect
+    deployment; groundedness drops and the regression appears in the app.
+    """
+    from vigil.demo.traffic import DemoPlan
+    from vigil.demo.world import build_world
+    from vigil.embeddings import load_embeddings
+
+    if days < 9:
+        raise VigilError("--days must be at least 9: the detector compares with the 7 days before.")
+    settings = settings_from(home, db_url)
+    url = database_url(settings, start=True)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+    plan = DemoPlan(end=datetime.now(UTC), days=days, per_day=per_day, regression_day=days - 4)
+    click.echo("loading the embedding model ...")
+    summary = build_world(
+        url,
+        settings.kb_collection,
+        plan,
+        load_embeddings(settings.embedding_model),
+        progress=click.echo,
+    )
+    click.echo(
+        f"demo world: {summary.documents} documents, {summary.traces_inserted} new traces "
+        f"({summary.traces_already_present} already stored); v2 ships on "
+        f"{plan.regression_start:%Y-%m-%d}"
+    )
+    try:
+        start_all(settings)
+        from vigil.cli.backfill import run_backfill
+
+        click.echo("\nbackfilling the demo days through the Prefect `backfill` deployment ...")
+        params = {
+            "start": plan.start.isoformat(),
+            "end": plan.end.isoformat(),
+            "app": plan.app,
+            "evaluators": None,
+        }
+        click.echo(run_backfill(settings, url, params, local=False, days=days))
+    except BaseException:
+        stop_all(settings)
+        raise
+    _print_findings(url, settings)
+    if not detach:
+        serve_until_interrupted(settings)
+
+
+def _print_findings(url: str, settings: Settings) -> None:
+    from vigil.store.regressions import list_regressions
+
+    with connect(url, autocommit=True) as conn:
+        found = list_regressions(conn, status=None, limit=10)
+    if not found:
+        click.secho("no regression found (unexpected for the demo)", fg="yellow")
+        return
+    click.secho("\nregressions found:", bold=True)
+    for r in found:
+        click.echo(
+            f"  #{r['id']} {r['app']} {r['evaluator']} {r['window_start']:%Y-%m-%d}: "
+            f"{r['baseline_mean']:.3f} -> {r['window_mean']:.3f} (z={r['z']:.1f}), "
+            f"{r['pending_reviews']} traces to review"
+        )
+    click.echo(
+        f"\nOpen http://{settings.host}:{settings.ui_port} (Regressions, Review queue) and "
+        f"http://{settings.host}:{settings.prefect_port} (runs, the schedule)."
+    )

@@ -1,0 +1,1 @@
+"""Ways traces come in. JSONL files for now; OTLP and the SDK build on the same store calls."""

@@ -1,0 +1,113 @@
+"""The services of a Vigil installation and how they are configured (used by up/down)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigil import orchestration, services
+from vigil.db import prefect_database_url
+from vigil.services import Service
+from vigil.settings import Settings
+
+SERVICE_ORDER = ("prefect", "worker", "ui")
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Environment for Prefect clients: our server, our home folder, no analytics."""
+    home = settings.home_dir / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PREFECT_API_URL": settings.prefect_api,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+    }
+
+
+def prefect_server(settings: Settings) -> Service:
+    env = {
+        **prefect_env(settings),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_database_url(settings),
+        "PREFECT_UI_API_URL": settings.prefect_api,
+    }
+    return Service(
+        "prefect",
+        services.python_module(
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.prefect_port),
+        ),
+        env,
+        ready_urls=(f"{settings.prefect_api}/health",),
+    )
+
+
+def worker(settings: Settings) -> Service:
+    """Serves the deployments (evaluate-window on its schedule, backfill on demand).
+
+    Ready once both deployments are registered on the server.
+    """
+    names = (orchestration.EVALUATE_DEPLOYMENT, orchestration.BACKFILL_DEPLOYMENT)
+    return Service(
+        "worker",
+        services.python_module("flows.serve"),
+        {**prefect_env(settings), **_vigil_env(settings)},
+        ready_urls=tuple(f"{settings.prefect_api}/deployments/name/{n}" for n in names),
+        timeout_s=180.0,
+    )
+
+
+def ui(settings: Settings) -> Service:
+    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    return Service(
+        "ui",
+        services.python_module(
+            "streamlit",
+            "run",
+            str(app),
+            "--server.address",
+            settings.host,
+            "--server.port",
+            str(settings.ui_port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ),
+        _vigil_env(settings),
+        ready_urls=(f"http://{settings.host}:{settings.ui_port}/_stcore/health",),
+    )
+
+
+def _vigil_env(settings: Settings) -> dict[str, str]:
+    """Pin the children to the same database and home as this process."""
+    from vigil.db import database_url
+
+    return {
+        "VIGIL_HOME": str(settings.home_dir),
+        "VIGIL_DATABASE_URL": database_url(settings, start=True),
+    }
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    return {
+        "Streamlit app (regressions, review queue)": f"http://{settings.host}:{settings.ui_port}",
+        "Prefect UI (schedules, runs)": f"http://{settings.host}:{settings.prefect_port}",
+        "PostgreSQL": _redacted_db(settings),
+    }
+
+
+def _redacted_db(settings: Settings) -> str:
+    from vigil.db import database_url
+
+    url = database_url(settings, start=False)
+    if "@" in url and ":" in url.split("@")[0].split("//")[-1]:
+        scheme, rest = url.split("//", 1)
+        creds, host = rest.split("@", 1)
+        return f"{scheme}//{creds.split(':')[0]}:***@{host}"
+    return url
