@@ -11,7 +11,8 @@ Window = tuple[datetime, datetime]
 def floor_time(ts: datetime, step: timedelta) -> datetime:
     """Round down to a multiple of ``step`` since the Unix epoch (UTC)."""
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + ((ts - epoch) // step) * step
+    plain = datetime.fromtimestamp(ts.timestamp(), UTC)  # pendulum times do not floor-divide
+    return epoch + ((plain - epoch) // step) * step
 
 
 def scheduled_window(scheduled: datetime, minutes: int, grace_minutes: int) -> Window:

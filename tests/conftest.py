@@ -64,6 +64,8 @@ def db_url(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The migrated test database, emptied, and exported as VIGIL_DATABASE_URL."""
     with connect(migrated_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        if conn.execute("SELECT to_regclass('langchain_pg_collection') AS t").fetchone()["t"]:
+            conn.execute("TRUNCATE langchain_pg_collection CASCADE")  # the apps' vector stores
     monkeypatch.setenv("VIGIL_DATABASE_URL", migrated_url)
     return migrated_url
 
@@ -79,3 +81,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared evaluation data not found at {SHARED_DATA} (it sits beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def embeddings():  # type: ignore[no-untyped-def]
+    """The real packaged MiniLM model, loaded once per test session."""
+    from vigil.embeddings import load_embeddings
+
+    return load_embeddings()
+
+
+@pytest.fixture(scope="session")
+def provider(embeddings):  # type: ignore[no-untyped-def]
+    from evaluators.providers import MiniLMProvider
+
+    return MiniLMProvider(embeddings)

@@ -11,8 +11,9 @@ st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout
 
 st.navigation(
     [
-        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:",
-                default=True),
+        st.Page(
+            "app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+        ),
         st.Page("app_pages/regressions.py", title="Regressions", icon=":material/trending_down:"),
         st.Page("app_pages/review.py", title="Review queue", icon=":material/rate_review:"),
         st.Page("app_pages/runs.py", title="Evaluation runs", icon=":material/history:"),

@@ -21,8 +21,10 @@ WINDOW_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0
 WINDOW = (WINDOW_END - timedelta(hours=24), WINDOW_END)
 BASELINE = (WINDOW[0] - timedelta(days=7), WINDOW[0])
 EVIDENCE = {
-    "prompt_version": [{"value": "v7-terse", "mean": 0.41, "n": 3},
-                       {"value": "v6", "mean": 0.9, "n": 1}],
+    "prompt_version": [
+        {"value": "v7-terse", "mean": 0.41, "n": 3},
+        {"value": "v6", "mean": 0.9, "n": 1},
+    ],
     "model": [{"value": "gpt-x-mini", "mean": 0.52, "n": 4}],
     "route": [{"value": "billing", "mean": 0.52, "n": 4}],
 }
@@ -47,27 +49,67 @@ def open_page(page: str) -> AppTest:
 def seed(conn: psycopg.Connection) -> int:
     """Four scored traces in yesterday's window, a regression over them, its review queue."""
     with conn.transaction():
-        traces.insert_traces(conn, [
-            Trace(id=f"t{i}", app="support-bot", start_time=WINDOW[0] + timedelta(hours=i + 1),
-                  input=f"How do I get refund number {i}?", output=f"Refund answer {i}.",
-                  model="gpt-x-mini", prompt_version="v7-terse", segment={"route": "billing"},
-                  retrievals=[Retrieval(document_id=f"doc-{i}", content=f"Refund policy {i}")])
-            for i in range(4)
-        ])
-        scores.upsert_scores(conn, [
-            scores.ScoreRow(f"t{i}", "support-bot", WINDOW[0] + timedelta(hours=i + 1),
-                            "groundedness", "1", Score.scored(0.2 + 0.2 * i, f"why {i}"))
-            for i in range(4)
-        ], run_id=None)
-        reg_id = regressions.upsert_regression(conn, regressions.Regression(
-            app="support-bot", evaluator="groundedness", evaluator_version="1",
-            window_start=WINDOW[0], window_end=WINDOW[1], baseline_start=BASELINE[0],
-            baseline_end=BASELINE[1], window_mean=0.5, baseline_mean=0.86, window_n=4,
-            baseline_n=60, delta=0.36, z=5.2, evidence={"segments": EVIDENCE},
-        ), run_id=None)
-        review.enqueue_worst(conn, regression_id=reg_id, app="support-bot",
-                             evaluator="groundedness", evaluator_version="1", window=WINDOW,
-                             limit=2)
+        traces.insert_traces(
+            conn,
+            [
+                Trace(
+                    id=f"t{i}",
+                    app="support-bot",
+                    start_time=WINDOW[0] + timedelta(hours=i + 1),
+                    input=f"How do I get refund number {i}?",
+                    output=f"Refund answer {i}.",
+                    model="gpt-x-mini",
+                    prompt_version="v7-terse",
+                    segment={"route": "billing"},
+                    retrievals=[Retrieval(document_id=f"doc-{i}", content=f"Refund policy {i}")],
+                )
+                for i in range(4)
+            ],
+        )
+        scores.upsert_scores(
+            conn,
+            [
+                scores.ScoreRow(
+                    f"t{i}",
+                    "support-bot",
+                    WINDOW[0] + timedelta(hours=i + 1),
+                    "groundedness",
+                    "1",
+                    Score.scored(0.2 + 0.2 * i, f"why {i}"),
+                )
+                for i in range(4)
+            ],
+            run_id=None,
+        )
+        reg_id = regressions.upsert_regression(
+            conn,
+            regressions.Regression(
+                app="support-bot",
+                evaluator="groundedness",
+                evaluator_version="1",
+                window_start=WINDOW[0],
+                window_end=WINDOW[1],
+                baseline_start=BASELINE[0],
+                baseline_end=BASELINE[1],
+                window_mean=0.5,
+                baseline_mean=0.86,
+                window_n=4,
+                baseline_n=60,
+                delta=0.36,
+                z=5.2,
+                evidence={"segments": EVIDENCE},
+            ),
+            run_id=None,
+        )
+        review.enqueue_worst(
+            conn,
+            regression_id=reg_id,
+            app="support-bot",
+            evaluator="groundedness",
+            evaluator_version="1",
+            window=WINDOW,
+            limit=2,
+        )
     return reg_id
 
 
@@ -116,10 +158,15 @@ def test_review_page_labels_the_worst_pending_item(conn: psycopg.Connection) -> 
     assert "labeled 'hallucinated' by Ada" in at.success[0].value
     row = item_row(conn, "t0")
     assert (row["status"], row["label"], row["reviewer"], row["note"]) == (
-        "labeled", "hallucinated", "Ada", "cites a policy that does not exist")
+        "labeled",
+        "hallucinated",
+        "Ada",
+        "cites a policy that does not exist",
+    )
     events = review.item_events(conn, row["id"])
     assert [(e["actor"], e["action"], e["label"]) for e in events] == [
-        ("Ada", "label", "hallucinated")]
+        ("Ada", "label", "hallucinated")
+    ]
     assert at.dataframe[0].value["trace_id"].tolist() == ["t1"]
     assert "How do I get refund number 1?" in " ".join(str(t.value) for t in at.text)
     assert at.text_area(key="review_note").value == ""  # ready for the next item
@@ -130,7 +177,8 @@ def test_review_page_labels_the_worst_pending_item(conn: psycopg.Connection) -> 
     at.toggle(key="review_show_labeled").set_value(True).run()
     labeled = at.dataframe[-1].value
     assert labeled[["trace_id", "label", "reviewer"]].values.tolist() == [
-        ["t0", "hallucinated", "Ada"]]
+        ["t0", "hallucinated", "Ada"]
+    ]
 
 
 def test_review_without_reviewer_shows_an_error_and_stores_nothing(
@@ -168,8 +216,12 @@ def test_overview_renders_counts_and_the_daily_chart(conn: psycopg.Connection) -
     at = open_page("app_pages/overview.py")
 
     metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Traces"], metrics["Scored"], metrics["Open regressions"],
-            metrics["Pending reviews"]) == ("4", "4", "1", "2")
+    assert (
+        metrics["Traces"],
+        metrics["Scored"],
+        metrics["Open regressions"],
+        metrics["Pending reviews"],
+    ) == ("4", "4", "1", "2")
     assert not at.info  # the chart replaced the empty-state message
     chart = at.get("vega_lite_chart")[0].proto
     points = pa.ipc.open_stream(chart.datasets[0].data.data).read_pandas()
@@ -181,8 +233,11 @@ def test_overview_chart_follows_the_selected_app(conn: psycopg.Connection) -> No
     seed(conn)
     when = WINDOW[0] + timedelta(hours=2)
     traces.insert_traces(conn, [Trace(id="s0", app="search-bot", start_time=when)])
-    scores.upsert_scores(conn, [scores.ScoreRow("s0", "search-bot", when, "relevance", "2",
-                                                Score.scored(0.9))], run_id=None)
+    scores.upsert_scores(
+        conn,
+        [scores.ScoreRow("s0", "search-bot", when, "relevance", "2", Score.scored(0.9))],
+        run_id=None,
+    )
     at = open_page("app_pages/overview.py")
 
     assert at.selectbox(key="overview_app").options == ["search-bot", "support-bot"]
@@ -196,8 +251,14 @@ def test_overview_chart_follows_the_selected_app(conn: psycopg.Connection) -> No
 def test_runs_page_renders(conn: psycopg.Connection) -> None:
     from vigil.store import runs
 
-    run_id = runs.start_run(conn, kind="window", window_start=WINDOW[0], window_end=WINDOW[1],
-                            evaluators=["groundedness"], traces_total=4)
+    run_id = runs.start_run(
+        conn,
+        kind="window",
+        window_start=WINDOW[0],
+        window_end=WINDOW[1],
+        evaluators=["groundedness"],
+        traces_total=4,
+    )
     runs.add_progress(conn, run_id, done=2, scored=2, skipped=0, errors=0)
     at = open_page("app_pages/runs.py")
 

@@ -35,8 +35,10 @@ if FLASH in st.session_state:
 shown = st.selectbox("Status", ["all", *STATUSES], key="regressions_status")
 regs = regressions.list_regressions(conn, status=None if shown == "all" else shown)
 if not regs:
-    st.info("No regressions here. The detector records one when a window's mean score drops "
-            "significantly below its baseline.")
+    st.info(
+        "No regressions here. The detector records one when a window's mean score drops "
+        "significantly below its baseline."
+    )
     st.stop()
 
 st.dataframe(
@@ -60,8 +62,9 @@ st.dataframe(
 )
 
 by_id = {r["id"]: r for r in regs}
-picked = st.selectbox("Regression", list(by_id), format_func=lambda i: _label(by_id[i]),
-                      key="regression_pick")
+picked = st.selectbox(
+    "Regression", list(by_id), format_func=lambda i: _label(by_id[i]), key="regression_pick"
+)
 reg = by_id[picked]
 
 st.subheader(f"{reg['app']} · {reg['evaluator']} {reg['evaluator_version']}")
@@ -83,11 +86,24 @@ order = [*known, *sorted(set(segments) - set(known))]
 for dimension in (d for d in order if d in segments):
     rows = segments[dimension]
     st.markdown(f"**Mean in the window by {dimension.replace('_', ' ')}** (lowest first)")
-    st.dataframe(pd.DataFrame(rows, columns=["value", "mean", "n"]), hide_index=True,
-                 key=f"regression_evidence_{dimension}")
+    st.dataframe(
+        pd.DataFrame(rows, columns=["value", "mean", "n"]),
+        hide_index=True,
+        key=f"regression_evidence_{dimension}",
+    )
 
 ack, resolve = st.columns(2)
-ack.button("Acknowledge", key="regression_ack", disabled=reg["status"] != "open",
-           on_click=_set_status, args=(reg["id"], "acknowledged"))
-resolve.button("Resolve", key="regression_resolve", disabled=reg["status"] == "resolved",
-               on_click=_set_status, args=(reg["id"], "resolved"))
+ack.button(
+    "Acknowledge",
+    key="regression_ack",
+    disabled=reg["status"] != "open",
+    on_click=_set_status,
+    args=(reg["id"], "acknowledged"),
+)
+resolve.button(
+    "Resolve",
+    key="regression_resolve",
+    disabled=reg["status"] == "resolved",
+    on_click=_set_status,
+    args=(reg["id"], "resolved"),
+)

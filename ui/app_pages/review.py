@@ -21,8 +21,10 @@ def _submit(item_id: int) -> None:
     note: str = st.session_state.get("review_note", "").strip()
     label: str = st.session_state["review_label"]
     if not reviewer:
-        st.session_state[FLASH] = ("error", "Enter your name as reviewer: every label records "
-                                            "who set it. Nothing was saved.")
+        st.session_state[FLASH] = (
+            "error",
+            "Enter your name as reviewer: every label records who set it. Nothing was saved.",
+        )
         return
     try:
         conn = connection()  # revalidated: the page's connection may have dropped meanwhile
@@ -55,8 +57,11 @@ else:
         hide_index=True,
     )
     by_id = {item["id"]: item for item in pending}
-    item = by_id[st.selectbox("Item", list(by_id), format_func=lambda i: _item_label(by_id[i]),
-                              key="review_item")]
+    item = by_id[
+        st.selectbox(
+            "Item", list(by_id), format_func=lambda i: _item_label(by_id[i]), key="review_item"
+        )
+    ]
     trace = traces.load_traces(conn, [item["trace_id"]])[0]
 
     st.markdown("**Question**")
@@ -69,8 +74,10 @@ else:
     st.text(trace.output or "(no output recorded)")
     st.markdown("**Scores**")
     st.dataframe(
-        pd.DataFrame(scores.scores_for_trace(conn, trace.id),
-                     columns=["evaluator", "evaluator_version", "status", "value", "explanation"]),
+        pd.DataFrame(
+            scores.scores_for_trace(conn, trace.id),
+            columns=["evaluator", "evaluator_version", "status", "value", "explanation"],
+        ),
         hide_index=True,
     )
 
@@ -78,13 +85,25 @@ else:
         st.radio("Label", review.LABELS, key="review_label", horizontal=True)
         st.text_area("Note", key="review_note")
         st.text_input("Reviewer (your name)", key="review_reviewer")
-        st.form_submit_button("Save label", key="review_submit", on_click=_submit,
-                              args=(item["id"],))
+        st.form_submit_button(
+            "Save label", key="review_submit", on_click=_submit, args=(item["id"],)
+        )
 
 if st.toggle("Show labeled items", key="review_show_labeled"):
     labeled = review.list_items(conn, status="labeled")
     st.dataframe(
-        pd.DataFrame(labeled, columns=["id", "trace_id", "evaluator", "score", "label",
-                                       "reviewer", "labeled_at", "note"]),
+        pd.DataFrame(
+            labeled,
+            columns=[
+                "id",
+                "trace_id",
+                "evaluator",
+                "score",
+                "label",
+                "reviewer",
+                "labeled_at",
+                "note",
+            ],
+        ),
         hide_index=True,
     )

@@ -21,9 +21,26 @@ table["progress"] = [
     r["traces_done"] / r["traces_total"] if r["traces_total"] else 0.0 for r in recent
 ]
 st.dataframe(
-    table[["id", "kind", "app", "status", "window_start", "window_end", "progress", "traces_done",
-           "traces_total", "scored", "skipped", "errors", "cost_usd", "started_at",
-           "finished_at", "message"]],
+    table[
+        [
+            "id",
+            "kind",
+            "app",
+            "status",
+            "window_start",
+            "window_end",
+            "progress",
+            "traces_done",
+            "traces_total",
+            "scored",
+            "skipped",
+            "errors",
+            "cost_usd",
+            "started_at",
+            "finished_at",
+            "message",
+        ]
+    ],
     hide_index=True,
     column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),

@@ -1,0 +1,115 @@
+"""`vigil up --detach`, a backfill through the served deployment, then `vigil down`.
+
+Everything real: the Prefect server on the test PostgreSQL, the runner serving the
+deployments, Streamlit. Slow (about a minute and a half), so it runs once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from vigil.models import Retrieval, Trace
+from vigil.store.traces import insert_traces
+
+pytestmark = pytest.mark.slow
+
+
+def vigil(
+    args: list[str], env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def seed(conn, day: datetime) -> int:  # type: ignore[no-untyped-def]
+    rows = [
+        Trace(
+            id=f"e2e-{i}",
+            app="e2e",
+            start_time=day + timedelta(hours=i),
+            input=f"What is the return window for product {i}?",
+            output=f"Product {i} can be returned within 30 days.",
+            retrievals=[
+                Retrieval(
+                    document_id=f"doc-{i}", content=f"Product {i} can be returned within 30 days."
+                )
+            ],
+        )
+        for i in range(12)
+    ]
+    with conn.transaction():
+        return insert_traces(conn, rows).inserted
+
+
+def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    assert seed(conn, day) == 12
+    prefect_port, ui_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "VIGIL_HOME": str(tmp_path / "home"),
+        "VIGIL_DATABASE_URL": db_url,
+        "VIGIL_PREFECT_PORT": str(prefect_port),
+        "VIGIL_UI_PORT": str(ui_port),
+    }
+    env.pop("PREFECT_API_URL", None)
+    try:
+        up = vigil(["up", "--detach"], env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"http://127.0.0.1:{ui_port}" in up.stdout
+
+        api = f"http://127.0.0.1:{prefect_port}/api"
+        deployment = get_json(f"{api}/deployments/name/evaluate-window/evaluate-window")
+        crons = [s["schedule"].get("cron") for s in deployment["schedules"]]
+        assert crons == ["*/15 * * * *"]
+        assert get_json(f"{api}/deployments/name/backfill/backfill")["name"] == "backfill"
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/_stcore/health") as r:
+            assert r.status == 200
+
+        run = vigil(
+            [
+                "backfill",
+                "--start",
+                f"{day:%Y-%m-%d}",
+                "--end",
+                f"{day + timedelta(days=1):%Y-%m-%d}",
+            ],
+            env,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "completed: 12 traces" in run.stdout
+        scored = conn.execute(
+            "SELECT evaluator, count(*) AS n FROM scores WHERE status = 'scored'"
+            " GROUP BY evaluator ORDER BY evaluator"
+        ).fetchall()
+        assert [(r["evaluator"], r["n"]) for r in scored] == [
+            ("answer_relevance", 12),
+            ("groundedness", 12),
+        ]  # retrieval_agreement is skipped: this app has no vector store
+        flow_run_id = conn.execute("SELECT flow_run_id FROM eval_runs").fetchone()["flow_run_id"]
+        assert flow_run_id  # the child run is a real Prefect flow run
+    finally:
+        down = vigil(["down"], env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert {"stopped prefect", "stopped worker", "stopped ui"} <= set(down.stdout.splitlines())
+    assert not list((tmp_path / "home" / "run").glob("*.pid"))

@@ -1,0 +1,69 @@
+"""Evaluation and detection on a generated world, through the plain functions."""
+
+from __future__ import annotations
+
+from evaluators import DEFAULT_EVALUATORS, build
+from flows import detection
+from flows.evaluation import chunks, evaluate_batch
+from flows.resources import build_resources
+from flows.windows import days, detection_windows
+from vigil.demo.traffic import DemoPlan
+from vigil.settings import load_settings
+from vigil.store import traces
+
+
+def evaluate_days(conn, plan: DemoPlan) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    evaluators = build(list(DEFAULT_EVALUATORS), build_resources(load_settings(), conn))
+    keys = [(e.name, e.version) for e in evaluators]
+    found = {}
+    for start, end in days(plan.start, plan.end):
+        for batch in chunks(traces.select_unscored(conn, start, end, keys), 64):
+            evaluate_batch(conn, batch, evaluators, None)
+        window, baseline = detection_windows(end, 24, 7)
+        with conn.transaction():
+            found[f"{start:%Y-%m-%d}"] = detection.detect(conn, window, baseline)
+    return found
+
+
+def test_the_regression_appears_on_the_injected_day_only(conn, world, plan) -> None:  # type: ignore[no-untyped-def]
+    found = evaluate_days(conn, plan)
+    injected = f"{plan.regression_start:%Y-%m-%d}"
+    assert found[injected], "no regression on the day v2 shipped"
+    assert all(not ids for day, ids in found.items() if day != injected), found
+
+    reg = conn.execute("SELECT * FROM regressions").fetchone()
+    assert reg["evaluator"] == "groundedness"
+    assert reg["window_mean"] < reg["baseline_mean"] - 0.05
+    by_prompt = {s["value"]: s["mean"] for s in reg["evidence"]["segments"]["prompt_version"]}
+    assert by_prompt["v2"] < by_prompt["v1"]  # the evidence points at the new prompt
+
+    queued = conn.execute(
+        "SELECT i.score, t.prompt_version FROM review_items i JOIN traces t ON t.id = i.trace_id"
+    ).fetchall()
+    assert len(queued) == 20
+    worst_day = conn.execute(
+        "SELECT min(value) AS m FROM scores WHERE evaluator = 'groundedness' AND trace_start >= %s",
+        (plan.regression_start,),
+    ).fetchone()["m"]
+    assert min(q["score"] for q in queued) == worst_day
+    assert sum(q["prompt_version"] == "v2" for q in queued) >= 15
+
+
+def test_scores_are_stored_once_and_reruns_add_nothing(conn, world, plan) -> None:  # type: ignore[no-untyped-def]
+    evaluate_days(conn, plan)
+    counts = conn.execute(
+        "SELECT status, count(*) AS n FROM scores GROUP BY status ORDER BY status"
+    ).fetchall()
+    n_traces = conn.execute("SELECT count(*) AS n FROM traces").fetchone()["n"]
+    total = sum(r["n"] for r in counts)
+    assert total == n_traces * len(DEFAULT_EVALUATORS)
+    statuses = {r["status"]: r["n"] for r in counts}
+    assert "error" not in statuses
+    # Error traces have no answer: answer relevance and groundedness skip them.
+    assert statuses["skipped"] >= 2
+    regressions = conn.execute("SELECT count(*) AS n FROM regressions").fetchone()["n"]
+
+    evaluate_days(conn, plan)
+    assert conn.execute("SELECT count(*) AS n FROM scores").fetchone()["n"] == total
+    assert conn.execute("SELECT count(*) AS n FROM regressions").fetchone()["n"] == regressions
+    assert conn.execute("SELECT count(*) AS n FROM review_items").fetchone()["n"] == 20

@@ -1,0 +1,63 @@
+"""The Prefect flows themselves, on a temporary Prefect server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.backfill import backfill
+from flows.evaluate_window import evaluate_window
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    """One temporary Prefect server (SQLite) for the module: it takes ~25 s to start."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_backfill_runs_a_child_flow_per_day_and_finds_the_regression(
+    conn,
+    world,
+    plan,
+    prefect_server,  # type: ignore[no-untyped-def]
+) -> None:
+    start = plan.start
+    result = backfill(start=start, end=plan.end)
+    assert result["days"] == plan.days
+    n_traces = conn.execute("SELECT count(*) AS n FROM traces").fetchone()["n"]
+    assert result["traces"] == n_traces
+    assert result["errors"] == 0
+    assert len(result["regressions"]) == 1
+
+    runs = conn.execute(
+        "SELECT kind, status, traces_total, traces_done, flow_run_id FROM eval_runs"
+    ).fetchall()
+    assert len(runs) == plan.days
+    assert all(r["kind"] == "backfill" and r["status"] == "completed" for r in runs)
+    assert all(r["traces_total"] == r["traces_done"] and r["flow_run_id"] for r in runs)
+
+    # A second backfill finds nothing left to score, and stores nothing twice.
+    scores = conn.execute("SELECT count(*) AS n FROM scores").fetchone()["n"]
+    again = backfill(start=start, end=start + timedelta(days=2))
+    assert again["traces"] == 0
+    assert conn.execute("SELECT count(*) AS n FROM scores").fetchone()["n"] == scores
+
+
+def test_a_scheduled_run_derives_its_window(conn, db_url, prefect_server) -> None:  # type: ignore[no-untyped-def]
+    result = evaluate_window()
+    run = conn.execute("SELECT * FROM eval_runs WHERE id = %s", (result["run_id"],)).fetchone()
+    assert run["kind"] == "window" and run["status"] == "completed"
+    assert run["window_end"] - run["window_start"] == timedelta(minutes=15)
+    assert run["window_end"].minute % 15 == 0
+
+
+def test_a_bad_window_is_refused(db_url, prefect_server) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    with pytest.raises(ValueError, match="not after start"):
+        evaluate_window(start=now, end=now - timedelta(hours=1))
