@@ -78,6 +78,8 @@ def ui(settings: Settings) -> Service:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "minimal",
         ),
         _vigil_env(settings),
         ready_urls=(f"http://{settings.host}:{settings.ui_port}/_stcore/health",),

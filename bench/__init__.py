@@ -1,0 +1,45 @@
+"""Benchmarks. `make bench` runs each module named in ``bench.__main__.BENCHMARKS``.
+
+A benchmark returns rows; every row sets Vigil's number beside a reference (a peer tool or
+the hardware bound) measured in the same run on the same machine, and the ratio between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    benchmark: str
+    case: str
+    metric: str
+    vigil: float
+    reference_name: str
+    reference: float
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        return self.vigil / self.reference if self.reference else float("nan")
+
+
+def table(rows: list[Row]) -> str:
+    header = ("benchmark", "case", "metric", "vigil", "reference", "ref value", "vigil/ref")
+    body = [
+        (
+            r.benchmark,
+            r.case,
+            r.metric,
+            f"{r.vigil:,.1f}",
+            r.reference_name,
+            f"{r.reference:,.1f}",
+            f"{r.ratio:.2f}x",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=False)]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), line]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return "\n".join(out)

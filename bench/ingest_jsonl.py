@@ -1,0 +1,122 @@
+"""JSONL import throughput, against the ceiling of raw COPY of the same rows.
+
+Vigil validates every line (pydantic), skips ids already stored and writes traces, spans and
+retrievals in one transaction a batch. The reference loads exactly the same rows with
+PostgreSQL's COPY and no validation: what the database alone can take.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
+
+from bench import Row
+from bench._db import scratch_database
+from vigil.db import connect
+from vigil.demo.corpus import build_corpus
+from vigil.demo.traffic import DemoPlan, generate_traffic
+from vigil.ingest.jsonl import ingest_file
+from vigil.models import Retrieval, Trace
+
+TRACES = 5_000
+
+
+def _traces() -> list[Trace]:
+    corpus = build_corpus()
+
+    def retrieve(question: str) -> list[Retrieval]:  # fixed chunks: this measures storage only
+        start = hash(question) % (len(corpus) - 4)
+        return [
+            Retrieval(document_id=d.id, content=d.text, score=0.5, rank=i)
+            for i, d in enumerate(corpus[start : start + 4])
+        ]
+
+    plan = DemoPlan(
+        end=datetime(2026, 6, 30, 23, 0, tzinfo=UTC), days=30, per_day=TRACES // 29, seed=3
+    )
+    return list(generate_traffic(plan, retrieve))[:TRACES]
+
+
+def _copy(url: str, traces: list[Trace]) -> None:
+    with connect(url) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY traces (id, app, start_time, end_time, latency_ms, input, output,"
+            " model, prompt_version, segment, tokens_in, tokens_out, cost_usd, status,"
+            " user_feedback, attributes) FROM STDIN"
+        ) as copy:
+            for t in traces:
+                copy.write_row(
+                    (
+                        t.id,
+                        t.app,
+                        t.start_time,
+                        t.end_time,
+                        t.latency_ms,
+                        t.input,
+                        t.output,
+                        t.model,
+                        t.prompt_version,
+                        Jsonb(t.segment),
+                        t.tokens_in,
+                        t.tokens_out,
+                        t.cost_usd,
+                        t.status,
+                        t.user_feedback,
+                        Jsonb(t.attributes),
+                    )
+                )
+        with cur.copy(
+            "COPY spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
+            " end_time, attributes) FROM STDIN"
+        ) as copy:
+            for t in traces:
+                for s in t.spans:
+                    copy.write_row(
+                        (
+                            t.id,
+                            s.span_id,
+                            s.parent_span_id,
+                            s.kind,
+                            s.name,
+                            s.start_time,
+                            s.end_time,
+                            Jsonb(s.attributes),
+                        )
+                    )
+        with cur.copy(
+            "COPY retrievals (trace_id, span_id, rank, document_id, content, score) FROM STDIN"
+        ) as copy:
+            for t in traces:
+                for r in t.retrievals:
+                    copy.write_row((t.id, r.span_id, r.rank, r.document_id, r.content, r.score))
+
+
+def run() -> list[Row]:
+    traces = _traces()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "traces.jsonl"
+        path.write_text("\n".join(json.dumps(t.model_dump(mode="json")) for t in traces) + "\n")
+        with scratch_database("vigil_ingest") as url:
+            with connect(url, autocommit=True) as conn:
+                t0 = time.perf_counter()
+                report = ingest_file(conn, path)
+                vigil_s = time.perf_counter() - t0
+                assert report.stored == len(traces) and not report.errors
+                t0 = time.perf_counter()
+                again = ingest_file(conn, path)
+                rerun_s = time.perf_counter() - t0
+                assert again.stored == 0
+                conn.execute("TRUNCATE traces CASCADE")
+            t0 = time.perf_counter()
+            _copy(url, traces)
+            copy_s = time.perf_counter() - t0
+    n = len(traces)
+    return [
+        Row("ingest_jsonl", f"{n} RAG traces", "traces/s", n / vigil_s, "raw COPY", n / copy_s),
+        Row("ingest_jsonl", f"re-import of {n}", "traces/s", n / rerun_s, "raw COPY", n / copy_s),
+    ]
