@@ -129,4 +129,3 @@ class PGVectorStore:
         )
         row = self.conn.execute(query).fetchone()
         return int(row["n"]) if row else 0
-

@@ -61,4 +61,3 @@ def migrate(conn: Conn) -> list[str]:
                 )
             applied_now.append(migration.name)
     return applied_now
-

@@ -144,9 +144,7 @@ def upsert_regression(conn: Conn, reg: Regression, run_id: int | None) -> int:
     return int(row["id"])
 
 
-def list_regressions(
-    conn: Conn, *, status: str | None = None, limit: int = 200
-) -> list[dict]:
+def list_regressions(conn: Conn, *, status: str | None = None, limit: int = 200) -> list[dict]:
     return conn.execute(
         """
         SELECT r.*, (SELECT count(*) FROM review_items i WHERE i.regression_id = r.id

@@ -46,9 +46,7 @@ def enqueue_worst(
     return max(cur.rowcount, 0)
 
 
-def list_items(
-    conn: Conn, *, status: str | None = "pending", limit: int = 100
-) -> list[dict]:
+def list_items(conn: Conn, *, status: str | None = "pending", limit: int = 100) -> list[dict]:
     return conn.execute(
         """
         SELECT i.id, i.trace_id, i.regression_id, i.reason, i.evaluator, i.score, i.status,

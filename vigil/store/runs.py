@@ -47,9 +47,7 @@ def add_progress(
     )
 
 
-def finish_run(
-    conn: Conn, run_id: int, status: str, message: str | None = None
-) -> None:
+def finish_run(conn: Conn, run_id: int, status: str, message: str | None = None) -> None:
     conn.execute(
         "UPDATE eval_runs SET status = %s, message = %s, finished_at = now() WHERE id = %s",
         (status, message, run_id),

@@ -70,9 +70,7 @@ def scores_for_trace(conn: Conn, trace_id: str) -> list[dict]:
     ).fetchall()
 
 
-def daily_means(
-    conn: Conn, start: datetime, end: datetime, app: str | None = None
-) -> list[dict]:
+def daily_means(conn: Conn, start: datetime, end: datetime, app: str | None = None) -> list[dict]:
     """Mean score and count per day, app and evaluator, for charts."""
     return conn.execute(
         """

@@ -149,9 +149,7 @@ def select_unscored(
     return [r["id"] for r in rows]
 
 
-def count_traces(
-    conn: Conn, start: datetime, end: datetime, app: str | None = None
-) -> int:
+def count_traces(conn: Conn, start: datetime, end: datetime, app: str | None = None) -> int:
     row = conn.execute(
         "SELECT count(*) AS n FROM traces WHERE start_time >= %s AND start_time < %s"
         " AND (%s::text IS NULL OR app = %s)",
