@@ -13,8 +13,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from psycopg.types.json import Jsonb
-
 from bench import Row
 from bench._db import scratch_database
 from vigil.db import connect
@@ -22,6 +20,14 @@ from vigil.demo.corpus import build_corpus
 from vigil.demo.traffic import DemoPlan, generate_traffic
 from vigil.ingest.jsonl import ingest_file
 from vigil.models import Retrieval, Trace
+from vigil.store.traces import (
+    RETRIEVAL_COLUMNS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+    retrieval_rows,
+    span_rows,
+    trace_row,
+)
 
 TRACES = 5_000
 
@@ -43,57 +49,17 @@ def _traces() -> list[Trace]:
 
 
 def _copy(url: str, traces: list[Trace]) -> None:
+    tables = (
+        ("traces", TRACE_COLUMNS, lambda t: [trace_row(t)]),
+        ("spans", SPAN_COLUMNS, span_rows),
+        ("retrievals", RETRIEVAL_COLUMNS, retrieval_rows),
+    )
     with connect(url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY traces (id, app, start_time, end_time, latency_ms, input, output,"
-            " model, prompt_version, segment, tokens_in, tokens_out, cost_usd, status,"
-            " user_feedback, attributes) FROM STDIN"
-        ) as copy:
-            for t in traces:
-                copy.write_row(
-                    (
-                        t.id,
-                        t.app,
-                        t.start_time,
-                        t.end_time,
-                        t.latency_ms,
-                        t.input,
-                        t.output,
-                        t.model,
-                        t.prompt_version,
-                        Jsonb(t.segment),
-                        t.tokens_in,
-                        t.tokens_out,
-                        t.cost_usd,
-                        t.status,
-                        t.user_feedback,
-                        Jsonb(t.attributes),
-                    )
-                )
-        with cur.copy(
-            "COPY spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
-            " end_time, attributes) FROM STDIN"
-        ) as copy:
-            for t in traces:
-                for s in t.spans:
-                    copy.write_row(
-                        (
-                            t.id,
-                            s.span_id,
-                            s.parent_span_id,
-                            s.kind,
-                            s.name,
-                            s.start_time,
-                            s.end_time,
-                            Jsonb(s.attributes),
-                        )
-                    )
-        with cur.copy(
-            "COPY retrievals (trace_id, span_id, rank, document_id, content, score) FROM STDIN"
-        ) as copy:
-            for t in traces:
-                for r in t.retrievals:
-                    copy.write_row((t.id, r.span_id, r.rank, r.document_id, r.content, r.score))
+        for table, columns, rows_of in tables:
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for t in traces:
+                    for row in rows_of(t):
+                        copy.write_row(row)
 
 
 def run() -> list[Row]:

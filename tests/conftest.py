@@ -29,6 +29,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def vigil_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own VIGIL_HOME: nothing is written into the working tree."""
+    home = tmp_path / "vigil-home"
+    monkeypatch.setenv("VIGIL_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer | None]:
     if os.environ.get("VIGIL_TEST_DATABASE_URL"):

@@ -8,57 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import seed, vigil
 from tests.conftest import free_port
-from vigil.models import Retrieval, Trace
-from vigil.store.traces import insert_traces
 
 pytestmark = pytest.mark.slow
-
-
-def vigil(
-    args: list[str], env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vigil.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
-
-
-def seed(conn, day: datetime) -> int:  # type: ignore[no-untyped-def]
-    rows = [
-        Trace(
-            id=f"e2e-{i}",
-            app="e2e",
-            start_time=day + timedelta(hours=i),
-            input=f"What is the return window for product {i}?",
-            output=f"Product {i} can be returned within 30 days.",
-            retrievals=[
-                Retrieval(
-                    document_id=f"doc-{i}", content=f"Product {i} can be returned within 30 days."
-                )
-            ],
-        )
-        for i in range(12)
-    ]
-    with conn.transaction():
-        return insert_traces(conn, rows).inserted
 
 
 def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

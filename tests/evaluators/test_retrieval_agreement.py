@@ -45,28 +45,26 @@ def test_overlap_drops_when_the_index_drifts(conn, db_url, embeddings, provider)
     assert "no longer retrieved: warranty" in (after.explanation or "")
 
 
-def test_without_a_store_the_check_is_skipped(provider) -> None:  # type: ignore[no-untyped-def]
+def check_without_store(provider, chunk: Retrieval) -> str | None:  # type: ignore[no-untyped-def]
+    """The explanation the check gives a one-chunk trace when no store is configured."""
     trace = Trace(
         id="t",
         app="a",
         start_time="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
         input="q",
         output="a",
-        retrievals=[Retrieval(document_id="d", content="c")],
+        retrievals=[chunk],
     )
     [evaluator] = build(["retrieval_agreement"], Resources(provider, None))
     [result] = evaluator.evaluate([trace])
-    assert result.status == "skipped" and "no vector store" in (result.explanation or "")
+    assert result.status == "skipped" and result.value is None
+    return result.explanation
+
+
+def test_without_a_store_the_check_is_skipped(provider) -> None:  # type: ignore[no-untyped-def]
+    reason = check_without_store(provider, Retrieval(document_id="d", content="c"))
+    assert reason is not None and "no vector store" in reason
 
 
 def test_traces_without_document_ids_are_skipped(provider) -> None:  # type: ignore[no-untyped-def]
-    trace = Trace(
-        id="t",
-        app="a",
-        start_time="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
-        input="q",
-        output="a",
-        retrievals=[Retrieval(content="c")],
-    )
-    [evaluator] = build(["retrieval_agreement"], Resources(provider, None))
-    assert evaluator.evaluate([trace])[0].explanation == "trace has no document_ids"
+    assert check_without_store(provider, Retrieval(content="c")) == "trace has no document_ids"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,5 +33,13 @@ def settings_options(func: F) -> F:
 
 
 def settings_from(home: str | None, db_url: str | None, **more: Any) -> Settings:
-    """Settings with the common flags applied over env vars, .env and defaults."""
-    return load_settings(home=home, database_url=db_url, **more)
+    """Settings with the common flags applied over env vars, .env and defaults.
+
+    The flags are exported as VIGIL_HOME / VIGIL_DATABASE_URL too, so that flows run in this
+    process (``--local``) and the services it starts see the same home and database.
+    """
+    settings = load_settings(home=home, database_url=db_url, **more)
+    os.environ["VIGIL_HOME"] = str(settings.home_dir)
+    if settings.database_url:
+        os.environ["VIGIL_DATABASE_URL"] = settings.database_url
+    return settings

@@ -50,9 +50,13 @@ def stop_all(settings: Settings) -> None:
         click.echo("stopped PostgreSQL")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_until_interrupted(settings: Settings) -> None:
     click.echo("\nPress Ctrl-C to stop everything.")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops like Ctrl-C
     try:
         gone = services.wait_any_exit(settings, list(platform.SERVICE_ORDER), lambda: None)
         click.secho(

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Span, Trace
 
-_TRACE_COLUMNS = (
+TRACE_COLUMNS = (
     "id, app, start_time, end_time, latency_ms, input, output, model, prompt_version, segment,"
     " tokens_in, tokens_out, cost_usd, status, user_feedback, attributes"
 )
@@ -20,6 +20,33 @@ _TRACE_COLUMNS = (
 class InsertResult:
     inserted: int
     already_present: int
+
+
+SPAN_COLUMNS = "trace_id, span_id, parent_span_id, kind, name, start_time, end_time, attributes"
+RETRIEVAL_COLUMNS = "trace_id, span_id, rank, document_id, content, score"
+
+
+def trace_row(t: Trace) -> tuple[object, ...]:
+    """Values for TRACE_COLUMNS."""
+    return (
+        t.id, t.app, t.start_time, t.end_time, t.latency_ms, t.input, t.output, t.model,
+        t.prompt_version, Jsonb(t.segment), t.tokens_in, t.tokens_out, t.cost_usd, t.status,
+        t.user_feedback, Jsonb(t.attributes),
+    )  # fmt: skip
+
+
+def span_rows(t: Trace) -> list[tuple[object, ...]]:
+    """Values for SPAN_COLUMNS, one tuple a span."""
+    return [
+        (t.id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time, s.end_time,
+         Jsonb(s.attributes))
+        for s in t.spans
+    ]  # fmt: skip
+
+
+def retrieval_rows(t: Trace) -> list[tuple[object, ...]]:
+    """Values for RETRIEVAL_COLUMNS, one tuple a chunk."""
+    return [(t.id, r.span_id, r.rank, r.document_id, r.content, r.score) for r in t.retrievals]
 
 
 def insert_traces(conn: Conn, traces: list[Trace]) -> InsertResult:
@@ -40,59 +67,25 @@ def insert_traces(conn: Conn, traces: list[Trace]) -> InsertResult:
     unique = list(first.values())
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES "
-            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
-            [
-                (
-                    t.id,
-                    t.app,
-                    t.start_time,
-                    t.end_time,
-                    t.latency_ms,
-                    t.input,
-                    t.output,
-                    t.model,
-                    t.prompt_version,
-                    Jsonb(t.segment),
-                    t.tokens_in,
-                    t.tokens_out,
-                    t.cost_usd,
-                    t.status,
-                    t.user_feedback,
-                    Jsonb(t.attributes),
-                )
-                for t in unique
-            ],
+            f"INSERT INTO traces ({TRACE_COLUMNS}) VALUES ({_placeholders(16)})"
+            " ON CONFLICT (id) DO NOTHING",
+            [trace_row(t) for t in unique],
         )
         cur.executemany(
-            "INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
-            " end_time, attributes) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            f"INSERT INTO spans ({SPAN_COLUMNS}) VALUES ({_placeholders(8)})"
             " ON CONFLICT (trace_id, span_id) DO NOTHING",
-            [
-                (
-                    t.id,
-                    s.span_id,
-                    s.parent_span_id,
-                    s.kind,
-                    s.name,
-                    s.start_time,
-                    s.end_time,
-                    Jsonb(s.attributes),
-                )
-                for t in unique
-                for s in t.spans
-            ],
+            [row for t in unique for row in span_rows(t)],
         )
         cur.executemany(
-            "INSERT INTO retrievals (trace_id, span_id, rank, document_id, content, score)"
-            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (trace_id, span_id, rank) DO NOTHING",
-            [
-                (t.id, r.span_id, r.rank, r.document_id, r.content, r.score)
-                for t in unique
-                for r in t.retrievals
-            ],
+            f"INSERT INTO retrievals ({RETRIEVAL_COLUMNS}) VALUES ({_placeholders(6)})"
+            " ON CONFLICT (trace_id, span_id, rank) DO NOTHING",
+            [row for t in unique for row in retrieval_rows(t)],
         )
     return InsertResult(len(unique), len(traces) - len(unique))
+
+
+def _placeholders(n: int) -> str:
+    return ",".join(["%s"] * n)
 
 
 def sample_clause(rate: float) -> str:
@@ -162,9 +155,7 @@ def load_traces(conn: Conn, ids: list[str]) -> list[Trace]:
     """Traces with their retrievals and spans, in the order of ``ids`` (missing ids dropped)."""
     if not ids:
         return []
-    rows = conn.execute(
-        f"SELECT {_TRACE_COLUMNS} FROM traces WHERE id = ANY(%s)", (ids,)
-    ).fetchall()
+    rows = conn.execute(f"SELECT {TRACE_COLUMNS} FROM traces WHERE id = ANY(%s)", (ids,)).fetchall()
     chunks: dict[str, list[Retrieval]] = {}
     for r in conn.execute(
         "SELECT trace_id, span_id, rank, document_id, content, score FROM retrievals"
