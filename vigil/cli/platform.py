@@ -16,13 +16,19 @@ from vigil.settings import Settings
 DB_MARKER = "db.started-by-up"
 
 
-def start_all(settings: Settings) -> None:
-    """Database, migrations, Prefect server, the deployments' runner, the UI."""
+def start_database(settings: Settings) -> str:
+    """Start (if embedded) and migrate the database; remember if we started it, for down."""
     if settings.uses_embedded_db and not embedded_server(settings).status().running:
         (services.run_dir(settings) / DB_MARKER).write_text("1\n")
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
         migrate(conn)
+    return url
+
+
+def start_all(settings: Settings) -> None:
+    """Database, migrations, Prefect server, the deployments' runner, the UI."""
+    url = start_database(settings)
     click.echo(f"database ready: {url}")
     for make in (platform.prefect_server, platform.worker, platform.ui):
         service = make(settings)
@@ -114,9 +120,7 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
     if days < 9:
         raise VigilError("--days must be at least 9: the detector compares with the 7 days before.")
     settings = settings_from(home, db_url)
-    url = database_url(settings, start=True)
-    with connect(url, autocommit=True) as conn:
-        migrate(conn)
+    url = start_database(settings)
     plan = DemoPlan(end=datetime.now(UTC), days=days, per_day=per_day, regression_day=days - 4)
     click.echo("loading the embedding model ...")
     summary = build_world(
