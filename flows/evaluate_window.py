@@ -20,7 +20,7 @@ from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
 from vigil.settings import load_settings
-from vigil.store import runs, traces
+from vigil.store import runs, spans, traces
 
 
 def _conn() -> Conn:
@@ -32,6 +32,7 @@ def select_traces(window: Window, evaluator_names: list[str], app: str | None) -
     settings = load_settings()
     ev = build(evaluator_names, _no_resources())
     with _conn() as conn:
+        spans.complete_quiet_traces(conn, settings.trace_grace_s)
         return traces.select_unscored(
             conn,
             window[0],

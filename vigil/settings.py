@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     detect_window_hours: int = Field(24, description="Window the regression rule looks at.")
     baseline_days: int = Field(7, description="Baseline the window is compared with.")
     review_per_regression: int = Field(20, description="Worst traces queued per regression.")
+    otlp_port: int = Field(4318, description="Port of the OTLP/HTTP receiver.")
+    otlp_max_body_mb: float = Field(16.0, description="Largest request body, after gunzip.")
+    otlp_max_concurrency: int = Field(4, description="Batches written to PostgreSQL at once.")
+    otlp_queue_timeout_s: float = Field(
+        2.0, description="How long a batch may wait for a writer before the receiver says 503."
+    )
+    otlp_key_cache_s: float = Field(30.0, description="How long a checked API key is trusted.")
+    otlp_require_key: bool = Field(True, description="Refuse requests without a valid key.")
+    trace_grace_s: int = Field(
+        300, description="A trace without a finished root span is complete after this quiet time."
+    )
+    max_value_chars: int = Field(32_768, description="Longer text values are truncated, marked.")
+    redact_pii: bool = Field(False, description="Mask emails, phone and card numbers on ingest.")
 
     @cached_property
     def home_dir(self) -> Path:

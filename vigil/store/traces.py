@@ -109,7 +109,7 @@ def select_unscored(
     sample_rate: float = 1.0,
     max_attempts: int = 3,
 ) -> list[str]:
-    """Ids of sampled traces in [start, end) missing a final score from any evaluator.
+    """Ids of complete, sampled traces in [start, end) missing a final score from any evaluator.
 
     A score in status ``error`` is retried until it has been attempted ``max_attempts`` times.
     """
@@ -118,7 +118,7 @@ def select_unscored(
     rows = conn.execute(
         f"""
         SELECT t.id FROM traces t
-        WHERE t.start_time >= %(start)s AND t.start_time < %(end)s
+        WHERE t.start_time >= %(start)s AND t.start_time < %(end)s AND t.complete
           AND (%(app)s::text IS NULL OR t.app = %(app)s)
           AND {sample_clause(sample_rate)}
           AND EXISTS (

@@ -1,0 +1,1 @@
+"""OTLP/HTTP trace ingestion: decoding, attribute mapping, the receiver."""

@@ -1,0 +1,52 @@
+"""OTLP attribute values to plain Python, with text made safe to store."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from typing import Any
+
+TextFilter = Callable[[str], str]
+
+
+def text(value: str | bytes, safe: TextFilter) -> str:
+    """A protobuf string (bytes when decoded leniently) as safe text; bad UTF-8 becomes U+FFFD."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return safe(value)
+
+
+def any_value(value: Any, safe: TextFilter, depth: int = 0) -> Any:
+    """An AnyValue as str, bool, int, float, list or dict."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "string_value":
+        return text(value.string_value, safe)
+    if kind in ("bool_value", "int_value", "double_value"):
+        return getattr(value, kind)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    if depth > 8:
+        return "[nested too deep]"
+    if kind == "array_value":
+        return [any_value(v, safe, depth + 1) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return key_values(value.kvlist_value.values, safe, depth + 1)
+    return None
+
+
+def key_values(pairs: Iterable[Any], safe: TextFilter, depth: int = 0) -> dict[str, Any]:
+    return {text(kv.key, safe): any_value(kv.value, safe, depth) for kv in pairs}
+
+
+def indexed(attrs: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
+    """Flattened lists: ``prefix.0.document.id`` -> {0: {"document.id": ...}}."""
+    out: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix + "."):
+            continue
+        index, _, rest = key[len(prefix) + 1 :].partition(".")
+        if index.isdigit() and rest:
+            out.setdefault(int(index), {})[rest] = value
+    return dict(sorted(out.items()))

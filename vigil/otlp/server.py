@@ -1,0 +1,222 @@
+"""The OTLP/HTTP receiver: ``POST /v1/traces``, protobuf or JSON, optionally gzipped.
+
+A batch is answered 200 only once it is committed to PostgreSQL. When the database cannot
+keep up, a batch waits at most ``otlp_queue_timeout_s`` for a writer and is then refused with
+503 and ``Retry-After``, which OTLP exporters retry: nothing acknowledged is ever dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import anyio
+import psycopg
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from vigil.ingest.enrich import enrich
+from vigil.ingest.text import clean, redact
+from vigil.otlp.decode import JSON, PROTOBUF, DecodeFailure, decode_request, encode_response
+from vigil.otlp.decode import media_type as parse_media_type
+from vigil.otlp.mapping import MappedSpan, map_request
+from vigil.settings import Settings
+from vigil.store.keys import app_for_token
+from vigil.store.spans import SpanWrite, store_spans
+
+RETRY_AFTER_S = "2"
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class KeyCache:
+    """Checked keys, trusted for ``ttl`` seconds (revocation takes effect within that time)."""
+
+    ttl: float
+    entries: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+
+    def get(self, token: str) -> tuple[bool, str | None]:
+        hit = self.entries.get(token)
+        if hit is None or hit[1] < time.monotonic():
+            return False, None
+        return True, hit[0]
+
+    def put(self, token: str, app: str | None) -> None:
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[token] = (app, time.monotonic() + self.ttl)
+
+
+class Receiver:
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.max_body = int(settings.otlp_max_body_mb * 1024 * 1024)
+        self.pool = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=settings.otlp_max_concurrency + 1,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+        )
+        self.slots = anyio.Semaphore(settings.otlp_max_concurrency)
+        self.keys = KeyCache(settings.otlp_key_cache_s)
+        filters: list[Callable[[str], str]] = [partial(clean, max_chars=settings.max_value_chars)]
+        if settings.redact_pii:
+            filters.insert(0, redact)
+        self.safe = lambda text: _chain(text, filters)
+
+    # -- steps ----------------------------------------------------------------------
+    async def authenticate(self, request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if not token:
+            raise Refusal(401, "missing API key: send 'Authorization: Bearer <key>' "
+                          "(create one with `vigil keys create --app NAME`)",
+                          {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        known, app = self.keys.get(token)
+        if not known:
+            app = await anyio.to_thread.run_sync(self._lookup, token)
+            self.keys.put(token, app)
+        if app is None:
+            raise Refusal(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
+        return app
+
+    def _lookup(self, token: str) -> str | None:
+        with self.pool.connection(timeout=self.settings.otlp_queue_timeout_s) as conn:
+            return app_for_token(conn, token)  # type: ignore[arg-type]
+
+    async def read_body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise self._too_large()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large()
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding == "gzip":
+            return self._gunzip(body)
+        if encoding not in ("", "identity"):
+            raise Refusal(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none")
+        return body
+
+    def _gunzip(self, body: bytes) -> bytes:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out = inflater.decompress(body, self.max_body + 1)
+        except zlib.error as err:
+            raise Refusal(400, f"the body is not valid gzip ({err})") from err
+        if len(out) > self.max_body or inflater.unconsumed_tail:
+            raise self._too_large()
+        return out
+
+    def _too_large(self) -> Refusal:
+        mb = self.settings.otlp_max_body_mb
+        return Refusal(413, f"the body is over the {mb:g} MiB limit (VIGIL_OTLP_MAX_BODY_MB); "
+                       "export smaller batches")  # fmt: skip
+
+    def write(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
+        timeout = self.settings.otlp_queue_timeout_s
+        with self.pool.connection(timeout=timeout) as conn, conn.transaction():
+            return store_spans(conn, app, spans, enrich)  # type: ignore[arg-type]
+
+    # -- the endpoint -------------------------------------------------------------------
+    async def export(self, request: Request) -> Response:
+        kind = parse_media_type(request.headers.get("content-type"))
+        try:
+            if kind not in (PROTOBUF, JSON):
+                raise Refusal(415, f"unsupported Content-Type {kind or '(none)'!r}: "
+                              f"send {PROTOBUF} or {JSON}")  # fmt: skip
+            app = await self.authenticate(request)
+            body = await self.read_body(request)
+            try:
+                message = decode_request(body, kind)
+            except DecodeFailure as err:
+                raise Refusal(400, str(err)) from err
+            batch = map_request(message, self.safe)
+            written = await self._store(app, batch.spans)
+        except Refusal as refusal:
+            return _status(refusal, kind)
+        rejected = batch.rejected + written.rejected
+        payload, ctype = encode_response(len(rejected), "; ".join(rejected[:20]), kind)
+        return Response(payload, media_type=ctype)
+
+    async def _store(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
+        if not spans:
+            return SpanWrite(0, 0, [], [])
+        busy = Refusal(503, "storage is busy; retry later", {"Retry-After": RETRY_AFTER_S})
+        with anyio.move_on_after(self.settings.otlp_queue_timeout_s) as waited:
+            await self.slots.acquire()
+        if waited.cancelled_caught:
+            raise busy
+        try:
+            return await anyio.to_thread.run_sync(self.write, app, spans)
+        except (PoolTimeout, psycopg.OperationalError) as err:
+            raise busy from err
+        finally:
+            self.slots.release()
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+
+def _chain(text: str, filters: list[Callable[[str], str]]) -> str:
+    for f in filters:
+        text = f(text)
+    return text
+
+
+def _status(refusal: Refusal, kind: str) -> Response:
+    """An error body as OTLP asks: a google.rpc.Status, in the request's encoding."""
+    codes = {400: code_pb2.INVALID_ARGUMENT, 401: code_pb2.UNAUTHENTICATED,
+             413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT,
+             503: code_pb2.UNAVAILABLE}  # fmt: skip
+    status = status_pb2.Status(code=codes.get(refusal.status, code_pb2.UNKNOWN),
+                               message=refusal.message)  # fmt: skip
+    if kind == PROTOBUF:
+        return Response(status.SerializeToString(), refusal.status, refusal.headers, PROTOBUF)
+    body = json_format.MessageToJson(status)
+    return Response(body, refusal.status, refusal.headers, JSON)
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    receiver = Receiver(settings, database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        receiver.pool.open(wait=True, timeout=30)
+        try:
+            yield
+        finally:
+            receiver.pool.close()
+
+    return Starlette(
+        routes=[
+            Route("/v1/traces", receiver.export, methods=["POST"]),
+            Route("/health", receiver.health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+__all__ = ["create_app"]
