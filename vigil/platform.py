@@ -9,7 +9,7 @@ from vigil.db import prefect_database_url
 from vigil.services import Service
 from vigil.settings import Settings
 
-SERVICE_ORDER = ("prefect", "worker", "ui")
+SERVICE_ORDER = ("prefect", "worker", "otlp", "ui")
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
@@ -62,6 +62,16 @@ def worker(settings: Settings) -> Service:
     )
 
 
+def otlp(settings: Settings) -> Service:
+    """The OTLP/HTTP receiver."""
+    return Service(
+        "otlp",
+        services.python_module("vigil.cli.main", "serve-otlp"),
+        _vigil_env(settings),
+        ready_urls=(f"http://{settings.host}:{settings.otlp_port}/health",),
+    )
+
+
 def ui(settings: Settings) -> Service:
     app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
     return Service(
@@ -100,6 +110,7 @@ def urls(settings: Settings) -> dict[str, str]:
     return {
         "Streamlit app (regressions, review queue)": f"http://{settings.host}:{settings.ui_port}",
         "Prefect UI (schedules, runs)": f"http://{settings.host}:{settings.prefect_port}",
+        "OTLP/HTTP receiver (traces)": f"http://{settings.host}:{settings.otlp_port}/v1/traces",
         "PostgreSQL": _redacted_db(settings),
     }
 

@@ -48,7 +48,9 @@ def send_rag_trace(provider: Any, question: str, answer: str) -> str:
 @pytest.mark.parametrize("exporter_class", [ProtoSpanExporter, JsonSpanExporter],
                          ids=["protobuf", "json"])  # fmt: skip
 def test_sdk_exporter_yields_a_complete_trace(
-    conn, receiver: RunningReceiver, exporter_class: Any  # type: ignore[no-untyped-def]
+    conn,
+    receiver: RunningReceiver,
+    exporter_class: Any,  # type: ignore[no-untyped-def]
 ) -> None:
     exporter = exporter_class(endpoint=receiver.traces_url,
                               headers={"Authorization": f"Bearer {receiver.key}"})  # fmt: skip

@@ -7,7 +7,7 @@ import sys
 import click
 
 import vigil
-from vigil.cli import backfill, database, ingest, platform
+from vigil.cli import backfill, database, ingest, keys, otlp, platform
 from vigil.errors import VigilError
 
 EPILOG = """
@@ -39,6 +39,9 @@ cli.add_command(backfill.evaluators_cmd)
 cli.add_command(platform.up)
 cli.add_command(platform.down)
 cli.add_command(platform.demo)
+cli.add_command(keys.keys)
+cli.add_command(otlp.serve_otlp)
+cli.add_command(otlp.prices)
 
 
 def main() -> None:

@@ -57,6 +57,8 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
         if owners.get(s.trace_id) != app
     ]  # fmt: skip
     mine = [s for s in spans if owners.get(s.trace_id) == app]
+    if not mine:
+        return SpanWrite(0, 0, rejected, [])
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
