@@ -124,3 +124,20 @@ def test_missing_file_is_one_clear_line_without_traceback(db_url: str, tmp_path:
         proc.stderr.strip()
         == f"error: Cannot read {missing}: No such file or directory. Check the path."
     )
+
+
+def test_tokens_cost_and_redaction_on_import(conn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from vigil.ingest.text import text_filter
+
+    line = {**GOOD, "id": "t-pii", "tokens_in": None, "tokens_out": None,
+            "input": "Mail me at ann@example.com", "output": "Done.\x00"}  # fmt: skip
+    path = write(tmp_path / "pii.jsonl", [json.dumps(line)])
+    report = ingest_file(conn, path, safe=text_filter(1000, redact_pii=True))
+    assert report.stored == 1
+    row = conn.execute("SELECT * FROM traces").fetchone()
+    assert row["input"] == "Mail me at [EMAIL]" and row["output"] == "Done.\ufffd"
+    assert row["tokens_in"] > 5 and row["tokens_out"] >= 2  # counted with tiktoken
+    assert row["cost_usd"] == pytest.approx(
+        (row["tokens_in"] * 0.15 + row["tokens_out"] * 0.60) / 1e6
+    )
+    assert row["attributes"]["vigil"]["priced_as"] == "gpt-4o-mini@2024-07-18"

@@ -9,6 +9,7 @@ import click
 from vigil.cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
 from vigil.ingest.jsonl import IngestReport, ingest_file
+from vigil.ingest.text import text_filter
 
 MAX_ERRORS_SHOWN = 20
 
@@ -36,7 +37,8 @@ def ingest(files: tuple[Path, ...], home: str | None, db_url: str | None) -> Non
                     err=True,
                 )
 
-            report = ingest_file(conn, path, progress=show)
+            safe = text_filter(settings.max_value_chars, settings.redact_pii)
+            report = ingest_file(conn, path, safe=safe, progress=show)
             click.echo("", err=True)
             for error in report.errors[:MAX_ERRORS_SHOWN]:
                 click.secho(f"{path}: {error}", fg="yellow", err=True)

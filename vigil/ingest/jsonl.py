@@ -16,10 +16,15 @@ from pydantic import ValidationError
 
 from vigil.db.types import Conn
 from vigil.errors import VigilError
+from vigil.ingest.enrich import PriceBook, TextFilter, enrich, sanitize
 from vigil.models import Trace
 from vigil.store.traces import insert_traces
 
 BATCH_SIZE = 500
+
+
+def _KEEP(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
@@ -80,14 +85,20 @@ def ingest_file(
     conn: Conn,
     path: Path,
     *,
+    safe: TextFilter = _KEEP,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
-    """Validate and store a JSONL file (``conn`` in autocommit mode: one transaction a batch)."""
+    """Validate and store a JSONL file (``conn`` in autocommit mode: one transaction a batch).
+
+    Text passes through ``safe`` (see :func:`vigil.ingest.text.text_filter`); tokens are
+    counted and cost computed where the file has none.
+    """
     report = IngestReport()
     items = parse_lines(path)
+    prices = PriceBook(conn)
     while chunk := list(islice(items, batch_size)):
-        good = [t for t in chunk if isinstance(t, Trace)]
+        good = [enrich(prices, sanitize(t, safe)) for t in chunk if isinstance(t, Trace)]
         report.errors += [e for e in chunk if isinstance(e, LineError)]
         with conn.transaction():
             result = insert_traces(conn, good)

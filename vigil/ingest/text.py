@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 TRUNCATION_MARK = "…[truncated {n} chars]"
 
@@ -45,3 +46,10 @@ def redact(text: str) -> str:
     text = _EMAIL.sub("[EMAIL]", text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub("[PHONE]", text)
+
+
+def text_filter(max_chars: int, redact_pii: bool) -> Callable[[str], str]:
+    """The filter every ingestion path applies to stored text, from the settings."""
+    if redact_pii:
+        return lambda text: clean(redact(text), max_chars)
+    return lambda text: clean(text, max_chars)

@@ -126,14 +126,31 @@ def _fields(attrs: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, An
         or attrs.get("llm.prompt_template.version"),
         "segment": {k.removeprefix("vigil.segment."): str(v) for k, v in attrs.items()
                     if k.startswith("vigil.segment.")},
-        "retrievals": [
-            {"rank": i, "document_id": _str(d.get("document.id")),
-             "content": _str(d.get("document.content")) or "",
-             "score": _float(d, "document.score")}
-            for i, d in indexed(attrs, "retrieval.documents").items()
-        ],
+        "retrievals": [_document(i, d) for i, d in indexed(attrs, "retrieval.documents").items()],
     }  # fmt: skip
     return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+
+
+ID_KEYS = ("id", "document_id", "doc_id", "chunk_id", "_id")
+SCORE_KEYS = ("score", "relevance_score", "similarity", "_score")
+
+
+def _document(rank: int, doc: dict[str, Any]) -> dict[str, Any]:
+    """A retrieved chunk. Instrumentations that record no ``document.id``/``score`` (such as
+    LangChain's) still carry the document metadata, where apps usually keep both."""
+    meta = doc.get("document.metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            meta = None
+    meta = meta if isinstance(meta, dict) else {}
+    doc_id = doc.get("document.id") or next((meta[k] for k in ID_KEYS if meta.get(k)), None)
+    score = _float(doc, "document.score")
+    if score is None:
+        score = next((_float(meta, k) for k in SCORE_KEYS if _float(meta, k) is not None), None)
+    return {"rank": rank, "document_id": _str(doc_id),
+            "content": _str(doc.get("document.content")) or "", "score": score}  # fmt: skip
 
 
 def _str(value: Any) -> str | None:

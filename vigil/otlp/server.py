@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vigil.ingest.enrich import enrich
-from vigil.ingest.text import clean, redact
+from vigil.ingest.enrich import PriceBook, enrich
+from vigil.ingest.text import text_filter
 from vigil.otlp.decode import JSON, PROTOBUF, DecodeFailure, decode_request, encode_response
 from vigil.otlp.decode import media_type as parse_media_type
 from vigil.otlp.mapping import MappedSpan, map_request
@@ -77,10 +77,7 @@ class Receiver:
         )
         self.slots = anyio.Semaphore(settings.otlp_max_concurrency)
         self.keys = KeyCache(settings.otlp_key_cache_s)
-        filters: list[Callable[[str], str]] = [partial(clean, max_chars=settings.max_value_chars)]
-        if settings.redact_pii:
-            filters.insert(0, redact)
-        self.safe = lambda text: _chain(text, filters)
+        self.safe = text_filter(settings.max_value_chars, settings.redact_pii)
 
     # -- steps ----------------------------------------------------------------------
     async def authenticate(self, request: Request) -> str:
@@ -138,7 +135,8 @@ class Receiver:
     def write(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
         timeout = self.settings.otlp_queue_timeout_s
         with self.pool.connection(timeout=timeout) as conn, conn.transaction():
-            return store_spans(conn, app, spans, enrich)  # type: ignore[arg-type]
+            prices = PriceBook(conn)  # type: ignore[arg-type]
+            return store_spans(conn, app, spans, partial(enrich, prices))  # type: ignore[arg-type]
 
     # -- the endpoint -------------------------------------------------------------------
     async def export(self, request: Request) -> Response:
@@ -178,12 +176,6 @@ class Receiver:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
-
-
-def _chain(text: str, filters: list[Callable[[str], str]]) -> str:
-    for f in filters:
-        text = f(text)
-    return text
 
 
 def _status(refusal: Refusal, kind: str) -> Response:

@@ -29,7 +29,7 @@ class SpanWrite:
     traces: list[str]  # trace ids touched
 
 
-Enricher = Callable[[Conn, Trace], Trace]
+Enricher = Callable[[Trace], Trace]
 
 
 def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher) -> SpanWrite:
@@ -108,7 +108,7 @@ def assemble(conn: Conn, trace_ids: list[str], enrich: Enricher) -> None:
         "SELECT id, app, attributes, user_feedback FROM traces WHERE id = ANY(%s)", (trace_ids,)
     )}  # fmt: skip
     for trace_id, spans in by_trace.items():
-        trace = enrich(conn, _assembled(trace_id, apps[trace_id], spans, chunks.get(trace_id, [])))
+        trace = enrich(_assembled(trace_id, apps[trace_id], spans, chunks.get(trace_id, [])))
         conn.execute(
             """
             UPDATE traces SET start_time = %s, end_time = %s, latency_ms = %s, input = %s,
