@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli.helpers import seed, vigil
 from tests.conftest import free_port
+from vigil import sdk
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +29,14 @@ def get_json(url: str) -> dict:
 def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     assert seed(conn, day) == 12
-    prefect_port, ui_port = free_port(), free_port()
+    prefect_port, ui_port, otlp_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "VIGIL_HOME": str(tmp_path / "home"),
         "VIGIL_DATABASE_URL": db_url,
         "VIGIL_PREFECT_PORT": str(prefect_port),
         "VIGIL_UI_PORT": str(ui_port),
+        "VIGIL_OTLP_PORT": str(otlp_port),
     }
     env.pop("PREFECT_API_URL", None)
     try:
@@ -49,6 +51,17 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
         assert get_json(f"{api}/deployments/name/backfill/backfill")["name"] == "backfill"
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/_stcore/health") as r:
             assert r.status == 200
+
+        # An instrumented app only needs the receiver's endpoint and a key.
+        created = vigil(["keys", "create", "--app", "e2e"], env)
+        assert created.returncode == 0, created.stderr
+        sdk.configure(endpoint=f"http://127.0.0.1:{otlp_port}", api_key=created.stdout.strip())
+        with sdk.rag_call("Sent over OTLP?") as call:
+            call.answered("Yes.", model="gpt-4o-mini")
+        assert sdk.flush()
+        sdk.shutdown()
+        otlp_row = conn.execute("SELECT app, output FROM traces WHERE input = 'Sent over OTLP?'")
+        assert otlp_row.fetchone() == {"app": "e2e", "output": "Yes."}
 
         run = vigil(
             [
@@ -75,5 +88,6 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
     finally:
         down = vigil(["down"], env)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert {"stopped prefect", "stopped worker", "stopped ui"} <= set(down.stdout.splitlines())
+    stopped = {"stopped prefect", "stopped worker", "stopped otlp", "stopped ui"}
+    assert stopped <= set(down.stdout.splitlines())
     assert not list((tmp_path / "home" / "run").glob("*.pid"))
