@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     baseline_days: int = Field(7, description="Baseline the window is compared with.")
     review_per_regression: int = Field(20, description="Worst traces queued per regression.")
     otlp_port: int = Field(4318, description="Port of the OTLP/HTTP receiver.")
+    otlp_workers: int = Field(2, ge=1, description="Receiver processes (uvicorn workers).")
     otlp_max_body_mb: float = Field(16.0, description="Largest request body, after gunzip.")
     otlp_max_concurrency: int = Field(4, description="Batches written to PostgreSQL at once.")
     otlp_queue_timeout_s: float = Field(

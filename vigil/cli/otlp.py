@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from datetime import date
 
 import click
@@ -14,8 +15,10 @@ from vigil.store import prices as price_store
 
 @click.command("serve-otlp")
 @click.option("--port", type=int, default=None, help="Port [env VIGIL_OTLP_PORT; default 4318].")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes [env VIGIL_OTLP_WORKERS; default 2].")  # fmt: skip
 @settings_options
-def serve_otlp(port: int | None, home: str | None, db_url: str | None) -> None:
+def serve_otlp(port: int | None, workers: int | None, home: str | None, db_url: str | None) -> None:
     """Receive OpenTelemetry traces on POST /v1/traces (OTLP/HTTP, protobuf or JSON).
 
     Point an exporter at it with OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://HOST:4318/v1/traces
@@ -25,13 +28,20 @@ def serve_otlp(port: int | None, home: str | None, db_url: str | None) -> None:
 
     from vigil.otlp.server import create_app
 
-    settings = settings_from(home, db_url, otlp_port=port)
+    settings = settings_from(home, db_url, otlp_port=port, otlp_workers=workers)
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
         migrate(conn)
-    click.echo(f"OTLP/HTTP receiver on http://{settings.host}:{settings.otlp_port}/v1/traces")
-    uvicorn.run(create_app(settings, url), host=settings.host, port=settings.otlp_port,
-                log_level="warning")  # fmt: skip
+    os.environ["VIGIL_DATABASE_URL"] = url  # the workers resolve the same database
+    click.echo(f"OTLP/HTTP receiver on http://{settings.host}:{settings.otlp_port}/v1/traces"
+               f" ({settings.otlp_workers} worker(s))")  # fmt: skip
+    if settings.otlp_workers == 1:
+        uvicorn.run(create_app(settings, url), host=settings.host, port=settings.otlp_port,
+                    log_level="warning")  # fmt: skip
+    else:
+        uvicorn.run("vigil.otlp.server:app_from_environment", factory=True,
+                    workers=settings.otlp_workers, host=settings.host,
+                    port=settings.otlp_port, log_level="warning")  # fmt: skip
 
 
 @click.group()

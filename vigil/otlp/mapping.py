@@ -37,6 +37,7 @@ class MappedSpan:
     status: str
     attributes: dict[str, Any]
     mapped: dict[str, Any] = field(default_factory=dict)
+    retrievals: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -84,8 +85,11 @@ def _map_span(span: Any, resource: dict[str, Any], safe: TextFilter) -> MappedSp
     ]
     mapped = _fields(attrs, events)
     mapped["service"] = resource.get("service.name")
+    documents = indexed(attrs, "retrieval.documents")
     status = "error" if span.status.code == 2 else "ok"  # STATUS_CODE_ERROR
-    stored = {**attrs, "otel.resource": resource}
+    # Chunk texts are stored once, in the retrievals table, not again in the attributes.
+    stored = {k: v for k, v in attrs.items() if not _is_document_content(k)}
+    stored["otel.resource"] = resource
     if events:
         stored["otel.events"] = events
     return MappedSpan(
@@ -99,7 +103,12 @@ def _map_span(span: Any, resource: dict[str, Any], safe: TextFilter) -> MappedSp
         status=status,
         attributes=stored,
         mapped=mapped,
+        retrievals=[_document(i, d) for i, d in documents.items()],
     )
+
+
+def _is_document_content(key: str) -> bool:
+    return key.startswith("retrieval.documents.") and key.endswith(".document.content")
 
 
 def _kind(attrs: dict[str, Any]) -> str:
@@ -112,9 +121,12 @@ def _kind(attrs: dict[str, Any]) -> str:
 
 def _fields(attrs: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     """The fields Vigil evaluates, from whichever convention the span uses."""
+    genai = any(k.startswith("gen_ai.") for k in attrs) or any(
+        e["name"].startswith("gen_ai.") for e in events
+    )
     out: dict[str, Any] = {
-        "input": _value_text(attrs, "input") or _genai_input(attrs, events),
-        "output": _value_text(attrs, "output") or _genai_output(attrs, events),
+        "input": _value_text(attrs, "input") or (_genai_input(attrs, events) if genai else None),
+        "output": _value_text(attrs, "output") or (_genai_output(attrs, events) if genai else None),
         "model": attrs.get("llm.model_name") or attrs.get("gen_ai.response.model")
         or attrs.get("gen_ai.request.model"),
         "tokens_in": _int(attrs, "llm.token_count.prompt", "gen_ai.usage.input_tokens",
@@ -126,7 +138,6 @@ def _fields(attrs: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, An
         or attrs.get("llm.prompt_template.version"),
         "segment": {k.removeprefix("vigil.segment."): str(v) for k, v in attrs.items()
                     if k.startswith("vigil.segment.")},
-        "retrievals": [_document(i, d) for i, d in indexed(attrs, "retrieval.documents").items()],
     }  # fmt: skip
     return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 
@@ -176,6 +187,8 @@ def _value_text(attrs: dict[str, Any], prefix: str) -> str | None:
     """OpenInference ``input.value`` / ``output.value``; JSON payloads reduced to their text."""
     value = attrs.get(f"{prefix}.value")
     if value is None:
+        if f"llm.{prefix}_messages.0.message.content" not in attrs:
+            return None
         messages = indexed(attrs, f"llm.{prefix}_messages")
         contents = [m.get("message.content") for m in messages.values() if m.get("message.content")]
         if not contents:

@@ -13,12 +13,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import anyio
+import orjson
 import psycopg
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -73,6 +76,7 @@ class Receiver:
             min_size=1,
             max_size=settings.otlp_max_concurrency + 1,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_fast_json,
             open=False,
         )
         self.slots = anyio.Semaphore(settings.otlp_max_concurrency)
@@ -97,7 +101,7 @@ class Receiver:
 
     def _lookup(self, token: str) -> str | None:
         with self.pool.connection(timeout=self.settings.otlp_queue_timeout_s) as conn:
-            return app_for_token(conn, token)  # type: ignore[arg-type]
+            return app_for_token(conn, token)
 
     async def read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -135,8 +139,8 @@ class Receiver:
     def write(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
         timeout = self.settings.otlp_queue_timeout_s
         with self.pool.connection(timeout=timeout) as conn, conn.transaction():
-            prices = PriceBook(conn)  # type: ignore[arg-type]
-            return store_spans(conn, app, spans, partial(enrich, prices))  # type: ignore[arg-type]
+            prices = PriceBook(conn)
+            return store_spans(conn, app, spans, partial(enrich, prices))
 
     # -- the endpoint -------------------------------------------------------------------
     async def export(self, request: Request) -> Response:
@@ -178,6 +182,11 @@ class Receiver:
         return JSONResponse({"status": "ok"})
 
 
+def _fast_json(conn: psycopg.Connection[Any]) -> None:
+    """Serialise jsonb parameters with orjson: attributes are most of what the receiver writes."""
+    set_json_dumps(orjson.dumps, conn)
+
+
 def _status(refusal: Refusal, kind: str) -> Response:
     """An error body as OTLP asks: a google.rpc.Status, in the request's encoding."""
     codes = {400: code_pb2.INVALID_ARGUMENT, 401: code_pb2.UNAUTHENTICATED,
@@ -189,6 +198,15 @@ def _status(refusal: Refusal, kind: str) -> Response:
         return Response(status.SerializeToString(), refusal.status, refusal.headers, PROTOBUF)
     body = json_format.MessageToJson(status)
     return Response(body, refusal.status, refusal.headers, JSON)
+
+
+def app_from_environment() -> Starlette:
+    """The app for ``uvicorn --factory`` workers: settings and database from the environment."""
+    from vigil.db import database_url
+    from vigil.settings import load_settings
+
+    settings = load_settings()
+    return create_app(settings, database_url(settings, start=False))
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:

@@ -1,9 +1,10 @@
 """OTLP spans: stored idempotently, then assembled into their traces.
 
 A trace's spans may arrive in several batches, from several receivers. Each batch inserts
-what is new (keyed on trace and span ids) and re-assembles the traces it touched from all
-of their stored spans, in the same transaction, so a trace row is always consistent with
-its spans.
+what is new (keyed on trace and span ids) and re-assembles the traces it touched, in the
+same transaction, so a trace row is always consistent with its spans. Traces first seen in
+this batch are assembled from memory; traces seen before are re-read from the database.
+Rows are written with array parameters (one statement a table), not row by row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from psycopg.types.json import Jsonb
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Trace
 from vigil.otlp.mapping import MappedSpan
-from vigil.store.traces import RETRIEVAL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -41,98 +41,155 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
     for s in spans:
         first_start[s.trace_id] = min(first_start.get(s.trace_id, s.start_time), s.start_time)
     ids = sorted(first_start)
-    conn.execute(
-        "INSERT INTO traces (id, app, start_time, complete, updated_at)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::bool[],"
-        " %s::timestamptz[]) ON CONFLICT (id) DO NOTHING",
-        (ids, [app] * len(ids), [first_start[i] for i in ids], [False] * len(ids),
-         [datetime.now().astimezone()] * len(ids)),
-    )  # fmt: skip
-    owners = {
-        r["id"]: r["app"]
-        for r in conn.execute("SELECT id, app FROM traces WHERE id = ANY(%s) FOR UPDATE", (ids,))
+    created = {
+        r["id"]
+        for r in conn.execute(
+            "INSERT INTO traces (id, app, start_time, complete)"
+            " SELECT id, %s, start_time, false FROM unnest(%b::text[], %b::timestamptz[])"
+            " AS t(id, start_time) ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id",
+            (app, ids, [first_start[i] for i in ids]),
+        )
     }
+    earlier = [i for i in ids if i not in created]
+    owners = {i: app for i in created}
+    if earlier:
+        owners.update(
+            (r["id"], r["app"])
+            for r in conn.execute(
+                "SELECT id, app FROM traces WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (earlier,)
+            )
+        )
     rejected = [
-        f"span {s.span_id}: trace {s.trace_id} belongs to another app" for s in spans
+        f"span {s.span_id}: trace {s.trace_id} belongs to another app"
+        for s in spans
         if owners.get(s.trace_id) != app
-    ]  # fmt: skip
+    ]
     mine = [s for s in spans if owners.get(s.trace_id) == app]
     if not mine:
         return SpanWrite(0, 0, rejected, [])
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time,"
-            " end_time, attributes, status, mapped) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING 1",
-            [
-                (s.trace_id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time,
-                 s.end_time, Jsonb(s.attributes), s.status, Jsonb(s.mapped))
-                for s in mine
-            ],
-            returning=True,
-        )  # fmt: skip
-        stored = 0
-        while True:
-            stored += len(cur.fetchall())
-            if not cur.nextset():
-                break
-        cur.executemany(
-            f"INSERT INTO retrievals ({RETRIEVAL_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (trace_id, span_id, rank) DO NOTHING",
-            [
-                (s.trace_id, s.span_id, r["rank"], r.get("document_id"), r.get("content", ""),
-                 r.get("score"))
-                for s in mine
-                for r in s.mapped.get("retrievals", [])
-            ],
-        )  # fmt: skip
+    stored = _insert_spans(conn, mine)
+    _insert_retrievals(conn, mine)
     touched = sorted({s.trace_id for s in mine})
-    assemble(conn, touched, enrich)
+    fresh = {t: [] for t in touched if t in created}  # type: dict[str, list[MappedSpan]]
+    for s in mine:
+        if s.trace_id in fresh:
+            fresh[s.trace_id].append(s)
+    traces = [_from_memory(t, app, batch) for t, batch in fresh.items()]
+    traces += _from_database(conn, [t for t in touched if t not in fresh])
+    _update_traces(conn, [enrich(t) for t in traces])
     return SpanWrite(stored, len(mine) - stored, rejected, touched)
 
 
-def assemble(conn: Conn, trace_ids: list[str], enrich: Enricher) -> None:
-    """Recompute trace rows from all their stored spans."""
-    if not trace_ids:
+def _insert_spans(conn: Conn, spans: list[MappedSpan]) -> int:
+    cur = conn.execute(
+        """
+        INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time, end_time,
+                           attributes, status, mapped)
+        SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                             %b::timestamptz[], %b::timestamptz[], %b::jsonb[], %b::text[],
+                             %b::jsonb[])
+        ON CONFLICT (trace_id, span_id) DO NOTHING
+        """,
+        (
+            [s.trace_id for s in spans], [s.span_id for s in spans],
+            [s.parent_span_id for s in spans], [s.kind for s in spans],
+            [s.name for s in spans], [s.start_time for s in spans],
+            [s.end_time for s in spans], [Jsonb(s.attributes) for s in spans],
+            [s.status for s in spans], [Jsonb(s.mapped) for s in spans],
+        ),
+    )  # fmt: skip
+    return max(cur.rowcount, 0)
+
+
+def _insert_retrievals(conn: Conn, spans: list[MappedSpan]) -> None:
+    rows = [(s, r) for s in spans for r in s.retrievals]
+    if not rows:
         return
-    rows = conn.execute(
+    conn.execute(
+        """
+        INSERT INTO retrievals (trace_id, span_id, rank, document_id, content, score)
+        SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::text[],
+                             %b::float8[])
+        ON CONFLICT (trace_id, span_id, rank) DO NOTHING
+        """,
+        (
+            [s.trace_id for s, _ in rows], [s.span_id for s, _ in rows],
+            [r["rank"] for _, r in rows], [r.get("document_id") for _, r in rows],
+            [r.get("content", "") for _, r in rows], [r.get("score") for _, r in rows],
+        ),
+    )  # fmt: skip
+
+
+def _from_memory(trace_id: str, app: str, spans: list[MappedSpan]) -> Trace:
+    spans = sorted(spans, key=lambda s: (s.start_time, s.span_id))
+    rows = [
+        {"span_id": s.span_id, "parent_span_id": s.parent_span_id, "kind": s.kind,
+         "start_time": s.start_time, "end_time": s.end_time, "status": s.status,
+         "mapped": s.mapped}
+        for s in spans
+    ]  # fmt: skip
+    chunks = [
+        Retrieval(span_id=s.span_id, rank=r["rank"], document_id=r.get("document_id"),
+                  content=r.get("content", ""), score=r.get("score"))
+        for s in sorted(spans, key=lambda s: s.span_id)
+        for r in s.retrievals
+    ]  # fmt: skip
+    return _assembled(trace_id, {"app": app, "attributes": {}, "user_feedback": None}, rows, chunks)
+
+
+def _from_database(conn: Conn, trace_ids: list[str]) -> list[Trace]:
+    if not trace_ids:
+        return []
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for r in conn.execute(
         "SELECT trace_id, span_id, parent_span_id, kind, start_time, end_time, status, mapped"
         " FROM spans WHERE trace_id = ANY(%s) ORDER BY trace_id, start_time, span_id",
         (trace_ids,),
-    ).fetchall()
-    by_trace: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
+    ):
         by_trace.setdefault(r["trace_id"], []).append(r)
-    chunks = _retrievals(conn, trace_ids)
-    apps = {r["id"]: r for r in conn.execute(
-        "SELECT id, app, attributes, user_feedback FROM traces WHERE id = ANY(%s)", (trace_ids,)
-    )}  # fmt: skip
-    for trace_id, spans in by_trace.items():
-        trace = enrich(_assembled(trace_id, apps[trace_id], spans, chunks.get(trace_id, [])))
-        conn.execute(
-            """
-            UPDATE traces SET start_time = %s, end_time = %s, latency_ms = %s, input = %s,
-                output = %s, model = %s, prompt_version = %s, segment = %s, tokens_in = %s,
-                tokens_out = %s, cost_usd = %s, status = %s, attributes = %s, complete = %s,
-                updated_at = now()
-            WHERE id = %s
-            """,
-            (trace.start_time, trace.end_time, trace.latency_ms, trace.input, trace.output,
-             trace.model, trace.prompt_version, Jsonb(trace.segment), trace.tokens_in,
-             trace.tokens_out, trace.cost_usd, trace.status, Jsonb(trace.attributes),
-             bool(trace.attributes.get("vigil", {}).get("root_ended")), trace_id),
-        )  # fmt: skip
-
-
-def _retrievals(conn: Conn, trace_ids: list[str]) -> dict[str, list[Retrieval]]:
-    out: dict[str, list[Retrieval]] = {}
+    chunks: dict[str, list[Retrieval]] = {}
     for r in conn.execute(
         "SELECT trace_id, span_id, rank, document_id, content, score FROM retrievals"
         " WHERE trace_id = ANY(%s) ORDER BY trace_id, span_id, rank",
         (trace_ids,),
     ):
-        out.setdefault(r.pop("trace_id"), []).append(Retrieval(**r))
-    return out
+        chunks.setdefault(r.pop("trace_id"), []).append(Retrieval(**r))
+    rows = {
+        r["id"]: r
+        for r in conn.execute(
+            "SELECT id, app, attributes, user_feedback FROM traces WHERE id = ANY(%s)",
+            (trace_ids,),
+        )
+    }
+    return [_assembled(t, rows[t], spans, chunks.get(t, [])) for t, spans in by_trace.items()]
+
+
+def _update_traces(conn: Conn, traces: list[Trace]) -> None:
+    conn.execute(
+        """
+        UPDATE traces t SET start_time = v.start_time, end_time = v.end_time,
+            latency_ms = v.latency_ms, input = v.input, output = v.output, model = v.model,
+            prompt_version = v.prompt_version, segment = v.segment, tokens_in = v.tokens_in,
+            tokens_out = v.tokens_out, cost_usd = v.cost_usd, status = v.status,
+            attributes = v.attributes, complete = v.complete, updated_at = now()
+        FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::float8[], %b::text[],
+                    %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::int[], %b::int[],
+                    %b::float8[], %b::text[], %b::jsonb[], %b::bool[])
+            AS v(id, start_time, end_time, latency_ms, input, output, model, prompt_version,
+                 segment, tokens_in, tokens_out, cost_usd, status, attributes, complete)
+        WHERE t.id = v.id
+        """,
+        (
+            [t.id for t in traces], [t.start_time for t in traces],
+            [t.end_time for t in traces], [t.latency_ms for t in traces],
+            [t.input for t in traces], [t.output for t in traces],
+            [t.model for t in traces], [t.prompt_version for t in traces],
+            [Jsonb(t.segment) for t in traces], [t.tokens_in for t in traces],
+            [t.tokens_out for t in traces], [t.cost_usd for t in traces],
+            [t.status for t in traces], [Jsonb(t.attributes) for t in traces],
+            [bool(t.attributes["vigil"]["root_ended"]) for t in traces],
+        ),
+    )  # fmt: skip
 
 
 def _assembled(
@@ -143,7 +200,6 @@ def _assembled(
     roots = [s for s in spans if s["parent_span_id"] is None]
     root = roots[0] if roots else None
     llms = [s for s in spans if s["kind"] == "llm"]
-    m = [s["mapped"] for s in spans]
 
     def first(key: str, order: list[dict[str, Any]]) -> Any:
         return next((s["mapped"][key] for s in order if key in s["mapped"]), None)
@@ -156,16 +212,17 @@ def _assembled(
     ends = [s["end_time"] for s in spans if s["end_time"] is not None]
     end = root["end_time"] if root else (max(ends) if ends else None)
     segment: dict[str, str] = {}
-    for mapped in m:
-        segment.update(mapped.get("segment", {}))
+    for s in spans:
+        segment.update(s["mapped"].get("segment", {}))
     vigil_attrs = {
         **row["attributes"].get("vigil", {}),
         "spans": len(spans),
         "root_span": root["span_id"] if root else None,
         "root_ended": bool(root and root["end_time"]),
-        "orphans": sorted(s["span_id"] for s in spans
-                          if s["parent_span_id"] and s["parent_span_id"] not in ids),
-    }  # fmt: skip
+        "orphans": sorted(
+            s["span_id"] for s in spans if s["parent_span_id"] and s["parent_span_id"] not in ids
+        ),
+    }
     start = spans[0]["start_time"]
     return Trace(
         id=trace_id,
