@@ -78,10 +78,10 @@ def serve_until_interrupted(settings: Settings) -> None:
 @click.option("--detach", is_flag=True, help="Return once started; stop later with `vigil down`.")
 @settings_options
 def up(detach: bool, home: str | None, db_url: str | None) -> None:
-    """Start Vigil: PostgreSQL, the Prefect server and UI, the scheduled flows, the app.
+    """Start Vigil: PostgreSQL, Prefect (server, UI, scheduled flows), the OTLP receiver, the app.
 
     Everything binds to 127.0.0.1. Ports: VIGIL_DB_PORT (54329), VIGIL_PREFECT_PORT (4200),
-    VIGIL_UI_PORT (8501). Logs go to VIGIL_HOME/logs.
+    VIGIL_UI_PORT (8501), VIGIL_OTLP_PORT (4318). Logs go to VIGIL_HOME/logs.
     """
     settings = settings_from(home, db_url)
     try:
