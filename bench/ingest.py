@@ -136,12 +136,12 @@ def run() -> list[Row]:
         print(f"peer unavailable: {err}", file=sys.stderr)
     rows = []
     for n in SENDERS:
-        mine, peer = ours[n], (theirs or {}).get(n)
+        mine, other = ours[n], (theirs or {}).get(n)
         rows.append(Row("ingest", f"{n} sender(s), spans stored/s", "spans/s", mine.rate,
-                        peer_name, peer.rate if peer else float("nan")))  # fmt: skip
+                        peer_name, other.rate if other else float("nan")))  # fmt: skip
         rows.append(Row("ingest", f"{n} sender(s), spans lost of {mine.sent}", "spans",
                         mine.sent - mine.stored, peer_name,
-                        (peer.sent - peer.stored) if peer else float("nan"),
+                        (other.sent - other.stored) if other else float("nan"),
                         higher_is_better=False))  # fmt: skip
     return rows
 

@@ -52,7 +52,7 @@ def ensure_venv() -> Path:
         _MARKER.unlink(missing_ok=True)
         print(f"installing arize-phoenix=={PHOENIX_VERSION} into {VENV_DIR} ...", file=sys.stderr)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", f"arize-phoenix=={PHOENIX_VERSION}"],
+            [str(python), "-m", "pip", "install", "-qq", f"arize-phoenix=={PHOENIX_VERSION}"],
             check=True,
             env=_clean_env(),
         )

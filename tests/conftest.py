@@ -72,6 +72,7 @@ def db_url(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The migrated test database, emptied, and exported as VIGIL_DATABASE_URL."""
     with connect(migrated_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        conn.execute("DELETE FROM model_prices WHERE source <> 'vigil default'")
         if conn.execute("SELECT to_regclass('langchain_pg_collection') AS t").fetchone()["t"]:
             conn.execute("TRUNCATE langchain_pg_collection CASCADE")  # the apps' vector stores
     monkeypatch.setenv("VIGIL_DATABASE_URL", migrated_url)
