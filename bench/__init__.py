@@ -6,6 +6,7 @@ the hardware bound) measured in the same run on the same machine, and the ratio 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -22,6 +23,16 @@ class Row:
     @property
     def ratio(self) -> float:
         return self.vigil / self.reference if self.reference else float("nan")
+
+
+def _ratio(row: Row) -> str:
+    """vigil/reference; for counts where lower is better (losses) a ratio of zeros means
+    nothing, so the column then says whether Vigil did at least as well."""
+    if math.isnan(row.reference):
+        return "n/a"
+    if not row.higher_is_better:
+        return "ok" if row.vigil <= row.reference else "worse"
+    return f"{row.ratio:.2f}x"
 
 
 def table(rows: list[Row]) -> str:

@@ -32,7 +32,7 @@ def send_traces(url: str, headers: dict[str, str], traces: int, seed: int) -> di
     provider = TracerProvider(resource=Resource.create({"service.name": "bench-rag"}))
     # A queue as large as the run: the client never drops spans, so any loss is the server's.
     processor = BatchSpanProcessor(
-        exporter, max_queue_size=traces * 3 + 1, max_export_batch_size=512,
+        exporter, max_queue_size=max(traces * 3 + 1, 2048), max_export_batch_size=512,
         schedule_delay_millis=200,
     )  # fmt: skip
     provider.add_span_processor(processor)

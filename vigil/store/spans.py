@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -37,28 +36,16 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
     another app are rejected: a key only writes its own app's traces."""
     if not spans:
         return SpanWrite(0, 0, [], [])
-    first_start: dict[str, datetime] = {}
+    by_trace: dict[str, list[MappedSpan]] = {}
     for s in spans:
-        first_start[s.trace_id] = min(first_start.get(s.trace_id, s.start_time), s.start_time)
-    ids = sorted(first_start)
-    created = {
-        r["id"]
-        for r in conn.execute(
-            "INSERT INTO traces (id, app, start_time, complete)"
-            " SELECT id, %s, start_time, false FROM unnest(%b::text[], %b::timestamptz[])"
-            " AS t(id, start_time) ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id",
-            (app, ids, [first_start[i] for i in ids]),
-        )
-    }
-    earlier = [i for i in ids if i not in created]
-    owners = {i: app for i in created}
-    if earlier:
-        owners.update(
-            (r["id"], r["app"])
-            for r in conn.execute(
-                "SELECT id, app FROM traces WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (earlier,)
-            )
-        )
+        by_trace.setdefault(s.trace_id, []).append(s)
+    owners = _lock_existing(conn, sorted(by_trace))
+    # Traces first seen now are assembled in memory and inserted whole (one write each).
+    fresh = [enrich(_from_memory(t, app, by_trace[t])) for t in sorted(by_trace) if t not in owners]
+    created = _insert_traces(conn, fresh)
+    raced = [t.id for t in fresh if t.id not in created]  # inserted meanwhile by another writer
+    owners.update(_lock_existing(conn, raced))
+    owners.update((t, app) for t in created)
     rejected = [
         f"span {s.span_id}: trace {s.trace_id} belongs to another app"
         for s in spans
@@ -70,14 +57,19 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
     stored = _insert_spans(conn, mine)
     _insert_retrievals(conn, mine)
     touched = sorted({s.trace_id for s in mine})
-    fresh = {t: [] for t in touched if t in created}  # type: dict[str, list[MappedSpan]]
-    for s in mine:
-        if s.trace_id in fresh:
-            fresh[s.trace_id].append(s)
-    traces = [_from_memory(t, app, batch) for t, batch in fresh.items()]
-    traces += _from_database(conn, [t for t in touched if t not in fresh])
-    _update_traces(conn, [enrich(t) for t in traces])
+    again = [t for t in touched if t not in created]
+    _update_traces(conn, [enrich(t) for t in _from_database(conn, again)])
     return SpanWrite(stored, len(mine) - stored, rejected, touched)
+
+
+def _lock_existing(conn: Conn, ids: list[str]) -> dict[str, str]:
+    """Owners (apps) of the traces among ``ids`` that exist, locked for this transaction."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT id, app FROM traces WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,)
+    )
+    return {r["id"]: r["app"] for r in rows}
 
 
 def _insert_spans(conn: Conn, spans: list[MappedSpan]) -> int:
@@ -164,32 +156,58 @@ def _from_database(conn: Conn, trace_ids: list[str]) -> list[Trace]:
     return [_assembled(t, rows[t], spans, chunks.get(t, [])) for t, spans in by_trace.items()]
 
 
+_TRACE_ARRAYS = (
+    "%b::text[], %b::timestamptz[], %b::timestamptz[], %b::float8[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::jsonb[], %b::int[], %b::int[], %b::float8[], %b::text[],"
+    " %b::jsonb[], %b::bool[]"
+)
+_TRACE_FIELDS = (
+    "id, start_time, end_time, latency_ms, input, output, model, prompt_version, segment,"
+    " tokens_in, tokens_out, cost_usd, status, attributes, complete"
+)
+
+
+def _trace_arrays(traces: list[Trace]) -> tuple[list[Any], ...]:
+    return (
+        [t.id for t in traces], [t.start_time for t in traces],
+        [t.end_time for t in traces], [t.latency_ms for t in traces],
+        [t.input for t in traces], [t.output for t in traces],
+        [t.model for t in traces], [t.prompt_version for t in traces],
+        [Jsonb(t.segment) for t in traces], [t.tokens_in for t in traces],
+        [t.tokens_out for t in traces], [t.cost_usd for t in traces],
+        [t.status for t in traces], [Jsonb(t.attributes) for t in traces],
+        [bool(t.attributes["vigil"]["root_ended"]) for t in traces],
+    )  # fmt: skip
+
+
+def _insert_traces(conn: Conn, traces: list[Trace]) -> set[str]:
+    """Insert whole trace rows; returns the ids inserted (others exist already)."""
+    if not traces:
+        return set()
+    app = traces[0].app
+    rows = conn.execute(
+        f"INSERT INTO traces (app, {_TRACE_FIELDS}) SELECT %s, v.* FROM unnest({_TRACE_ARRAYS})"
+        f" AS v({_TRACE_FIELDS}) ORDER BY v.id ON CONFLICT (id) DO NOTHING RETURNING id",
+        (app, *_trace_arrays(traces)),
+    )
+    return {r["id"] for r in rows}
+
+
 def _update_traces(conn: Conn, traces: list[Trace]) -> None:
+    if not traces:
+        return
     conn.execute(
-        """
+        f"""
         UPDATE traces t SET start_time = v.start_time, end_time = v.end_time,
             latency_ms = v.latency_ms, input = v.input, output = v.output, model = v.model,
             prompt_version = v.prompt_version, segment = v.segment, tokens_in = v.tokens_in,
             tokens_out = v.tokens_out, cost_usd = v.cost_usd, status = v.status,
             attributes = v.attributes, complete = v.complete, updated_at = now()
-        FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::float8[], %b::text[],
-                    %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::int[], %b::int[],
-                    %b::float8[], %b::text[], %b::jsonb[], %b::bool[])
-            AS v(id, start_time, end_time, latency_ms, input, output, model, prompt_version,
-                 segment, tokens_in, tokens_out, cost_usd, status, attributes, complete)
+        FROM unnest({_TRACE_ARRAYS}) AS v({_TRACE_FIELDS})
         WHERE t.id = v.id
         """,
-        (
-            [t.id for t in traces], [t.start_time for t in traces],
-            [t.end_time for t in traces], [t.latency_ms for t in traces],
-            [t.input for t in traces], [t.output for t in traces],
-            [t.model for t in traces], [t.prompt_version for t in traces],
-            [Jsonb(t.segment) for t in traces], [t.tokens_in for t in traces],
-            [t.tokens_out for t in traces], [t.cost_usd for t in traces],
-            [t.status for t in traces], [Jsonb(t.attributes) for t in traces],
-            [bool(t.attributes["vigil"]["root_ended"]) for t in traces],
-        ),
-    )  # fmt: skip
+        _trace_arrays(traces),
+    )
 
 
 def _assembled(
