@@ -45,7 +45,7 @@ def table(rows: list[Row]) -> str:
             f"{r.vigil:,.1f}",
             r.reference_name,
             f"{r.reference:,.1f}",
-            f"{r.ratio:.2f}x",
+            _ratio(r),
         )
         for r in rows
     ]

@@ -93,7 +93,10 @@ class Receiver:
                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
         known, app = self.keys.get(token)
         if not known:
-            app = await anyio.to_thread.run_sync(self._lookup, token)
+            try:
+                app = await anyio.to_thread.run_sync(self._lookup, token)
+            except (PoolTimeout, psycopg.OperationalError) as err:
+                raise _busy() from err
             self.keys.put(token, app)
         if app is None:
             raise Refusal(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
@@ -166,7 +169,7 @@ class Receiver:
     async def _store(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
         if not spans:
             return SpanWrite(0, 0, [], [])
-        busy = Refusal(503, "storage is busy; retry later", {"Retry-After": RETRY_AFTER_S})
+        busy = _busy()
         with anyio.move_on_after(self.settings.otlp_queue_timeout_s) as waited:
             await self.slots.acquire()
         if waited.cancelled_caught:
@@ -180,6 +183,12 @@ class Receiver:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+
+def _busy() -> Refusal:
+    return Refusal(
+        503, "storage is busy or unreachable; retry later", {"Retry-After": RETRY_AFTER_S}
+    )
 
 
 def _fast_json(conn: psycopg.Connection[Any]) -> None:
