@@ -9,12 +9,11 @@ stored, counted in each server's database, not from the exporters' acknowledgeme
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,21 +21,15 @@ from pathlib import Path
 
 from bench import Row
 from bench._db import scratch_database
+from bench._ports import free_port
 from bench.otlp_load import send_traces
+from bench.phoenix_peer import Peer, phoenix_server
 from vigil.db import connect
 from vigil.store.keys import create_key
 
 SENDERS = (1, 4, 16)
 TRACES_PER_RUN = int(os.environ.get("VIGIL_BENCH_INGEST_TRACES", "2000"))
 SETTLE_TIMEOUT_S = 600.0
-
-
-@dataclass
-class Target:
-    name: str
-    traces_url: str
-    headers: dict[str, str]
-    count_spans: Callable[[], int]
 
 
 @dataclass
@@ -50,18 +43,12 @@ class Result:
         return self.stored / self.seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def vigil_receiver() -> Iterator[Target]:
+def vigil_receiver() -> Iterator[Peer]:
     with scratch_database("vigil_ingest_bench") as url:
         with connect(url, autocommit=True) as conn:
             _, key = create_key(conn, "bench", "bench")
-        port = _free_port()
+        port = free_port()
         home = tempfile.mkdtemp(prefix="vigil-bench-home-")
         env = {**os.environ, "VIGIL_DATABASE_URL": url, "VIGIL_OTLP_PORT": str(port),
                "VIGIL_HOME": home}  # fmt: skip
@@ -74,8 +61,8 @@ def vigil_receiver() -> Iterator[Target]:
                 with connect(url, autocommit=True) as c:
                     return int(c.execute("SELECT count(*) AS n FROM spans").fetchone()["n"])  # type: ignore[index]
 
-            yield Target("Vigil (PostgreSQL)", f"http://127.0.0.1:{port}/v1/traces",
-                         {"Authorization": f"Bearer {key}"}, count)  # fmt: skip
+            yield Peer("Vigil (PostgreSQL)", f"http://127.0.0.1:{port}/v1/traces",
+                       {"Authorization": f"Bearer {key}"}, count, proc.pid)  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(30)
@@ -94,7 +81,7 @@ def _wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def run_load(target: Target, senders: int, traces: int) -> Result:
+def run_load(target: Peer, senders: int, traces: int) -> Result:
     """Send ``traces`` traces from ``senders`` processes; wait until storage settles."""
     before = target.count_spans()
     per = traces // senders
@@ -116,7 +103,7 @@ def run_load(target: Target, senders: int, traces: int) -> Result:
     return Result(sent, stored - before, done - first)
 
 
-def measure(target: Target, traces: int) -> dict[int, Result]:
+def measure(target: Peer, traces: int) -> dict[int, Result]:
     return {n: run_load(target, n, traces) for n in SENDERS}
 
 
@@ -126,12 +113,9 @@ def run() -> list[Row]:
     theirs: dict[int, Result] | None = None
     peer_name = "Arize Phoenix"
     try:
-        from bench.phoenix_peer import phoenix_server
-
         with tempfile.TemporaryDirectory() as tmp, phoenix_server(Path(tmp)) as peer:
             peer_name = peer.name
-            theirs = measure(Target(peer.name, peer.traces_url, peer.headers, peer.count_spans),
-                             TRACES_PER_RUN)  # fmt: skip
+            theirs = measure(peer, TRACES_PER_RUN)
     except Exception as err:  # the peer could not run here: say so in the table
         print(f"peer unavailable: {err}", file=sys.stderr)
     rows = []

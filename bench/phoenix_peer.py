@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench._ports import free_port
 
 PHOENIX_VERSION = "20.26.1"
 
@@ -74,12 +75,6 @@ class Peer:
     headers: dict[str, str]
     count_spans: Callable[[], int]
     pid: int
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _clean_env() -> dict[str, str]:
@@ -167,9 +162,9 @@ def phoenix_server(workdir: Path) -> Iterator[Peer]:
     python = ensure_venv()
     workdir = Path(workdir).resolve()
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
-    port, grpc_port = _free_port(), _free_port()
+    port, grpc_port = free_port(), free_port()
     while grpc_port == port:
-        grpc_port = _free_port()
+        grpc_port = free_port()
     log_path = workdir / "phoenix.log"
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "ab") as log:
