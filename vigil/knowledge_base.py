@@ -117,12 +117,6 @@ class PGVectorStore:
             rows = self.conn.execute(query, (vec, vec, k)).fetchall()
         return [Hit(str(r["id"]), str(r["document"] or ""), float(r["similarity"])) for r in rows]
 
-    def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        query = sql.SQL("SELECT id FROM {} WHERE {} AND id = ANY(%s)").format(
-            sql.Identifier(self.embedding_table), self._collection_filter()
-        )
-        return {str(r["id"]) for r in self.conn.execute(query, (list(ids),))}
-
     def count(self) -> int:
         query = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
             sql.Identifier(self.embedding_table), self._collection_filter()

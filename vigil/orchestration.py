@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from vigil.errors import VigilError
@@ -100,7 +99,3 @@ def wait(
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             raise VigilError(f"flow run {flow_run_id} still {state.state} after {timeout_s} s")
         time.sleep(poll_s)
-
-
-def iso(ts: datetime) -> str:
-    return ts.isoformat()

@@ -46,14 +46,16 @@ def start_all(settings: Settings) -> None:
 
 
 def stop_all(settings: Settings) -> None:
-    for name in reversed(platform.SERVICE_ORDER):
-        if services.stop(settings, name):
-            click.echo(f"stopped {name}")
+    stopped = [name for name in reversed(platform.SERVICE_ORDER) if services.stop(settings, name)]
+    for name in stopped:
+        click.echo(f"stopped {name}")
     marker = services.run_dir(settings) / DB_MARKER
     if marker.exists():
         embedded_server(settings).stop()
         marker.unlink()
         click.echo("stopped PostgreSQL")
+    elif not stopped:
+        click.echo(f"nothing was running from {settings.home_dir}")
 
 
 def _interrupt(signum: int, frame: object) -> None:

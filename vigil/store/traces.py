@@ -142,15 +142,6 @@ def select_unscored(
     return [r["id"] for r in rows]
 
 
-def count_traces(conn: Conn, start: datetime, end: datetime, app: str | None = None) -> int:
-    row = conn.execute(
-        "SELECT count(*) AS n FROM traces WHERE start_time >= %s AND start_time < %s"
-        " AND (%s::text IS NULL OR app = %s)",
-        (start, end, app, app),
-    ).fetchone()
-    return int(row["n"]) if row else 0
-
-
 def load_traces(conn: Conn, ids: list[str]) -> list[Trace]:
     """Traces with their retrievals and spans, in the order of ``ids`` (missing ids dropped)."""
     if not ids:
