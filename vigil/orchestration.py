@@ -40,6 +40,8 @@ def use_prefect_server(settings: Settings, *, required: bool) -> bool:
         )
     else:
         os.environ.pop("PREFECT_API_URL", None)
+        # The temporary server needs more than Prefect's default 20 s on a busy small machine.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     return up
 
 
