@@ -25,6 +25,11 @@ class Row:
         return self.vigil / self.reference if self.reference else float("nan")
 
 
+def _number(value: float) -> str:
+    """Scores and rates in [0, 10) get three decimals; counts and throughputs one."""
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
 def _ratio(row: Row) -> str:
     """vigil/reference; for counts where lower is better (losses) a ratio of zeros means
     nothing, so the column then says whether Vigil did at least as well."""
@@ -42,9 +47,9 @@ def table(rows: list[Row]) -> str:
             r.benchmark,
             r.case,
             r.metric,
-            f"{r.vigil:,.1f}",
+            _number(r.vigil),
             r.reference_name,
-            f"{r.reference:,.1f}",
+            _number(r.reference),
             _ratio(r),
         )
         for r in rows

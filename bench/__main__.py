@@ -9,7 +9,7 @@ import time
 import vigil  # noqa: F401  (telemetry off)
 from bench import Row, table
 
-BENCHMARKS = ["bench.ingest_jsonl", "bench.ingest"]
+BENCHMARKS = ["bench.ingest_jsonl", "bench.ingest", "bench.quality"]
 
 
 def main(names: list[str]) -> None:

@@ -1,0 +1,167 @@
+"""Evaluator quality on real labelled data from ../shared/data (skipped when it is absent).
+
+- Groundedness on HaluEval QA (groundedness-dev.jsonl): ROC-AUC and best-threshold F1, next
+  to the file's trivial baselines (shorter answer; word overlap with the context), on all
+  records and on length-matched records, where answer length alone cannot separate them.
+- Retrieval with the MiniLM model in pgvector on SciFact: recall@10 and nDCG@10.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import Row
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_WORD = re.compile(r"\w+")
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Probability that a positive outranks a negative (ties count half)."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def best_f1(labels: Sequence[int], scores: Sequence[float]) -> float:
+    best = 0.0
+    for threshold in sorted(set(scores)):
+        predicted = [s >= threshold for s in scores]
+        tp = sum(p and y for p, y in zip(predicted, labels, strict=True))
+        fp = sum(p and not y for p, y in zip(predicted, labels, strict=True))
+        fn = sum((not p) and y for p, y in zip(predicted, labels, strict=True))
+        if tp:
+            best = max(best, 2 * tp / (2 * tp + fp + fn))
+    return best
+
+
+def length_matched(records: list[dict]) -> list[int]:
+    """Indexes of a subset with equal numbers of each label in every answer-length bucket."""
+    buckets: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, r in enumerate(records):
+        words = len(_WORD.findall(r["answer"]))
+        buckets[min(words, 40) // 2][r["label"]].append(i)
+    keep: list[int] = []
+    for groups in buckets.values():
+        n = min(len(groups["grounded"]), len(groups["hallucinated"]))
+        keep += groups["grounded"][:n] + groups["hallucinated"][:n]
+    return sorted(keep)
+
+
+def word_overlap(answer: str, context: str) -> float:
+    words = set(_WORD.findall(answer.lower()))
+    return len(words & set(_WORD.findall(context.lower()))) / max(len(words), 1)
+
+
+def groundedness_rows() -> list[Row]:
+    from evaluators.providers import MiniLMProvider
+    from vigil.embeddings import load_embeddings
+
+    records = [json.loads(line) for line in (DATA / "groundedness-dev.jsonl").open()]
+    provider = MiniLMProvider(load_embeddings())
+    ours = [provider.groundedness_measure_with_cot_reasons(r["contexts"], r["answer"])[0]
+            for r in records]  # fmt: skip
+    labels = [int(r["label"] == "grounded") for r in records]
+    shortness = [-float(len(r["answer"])) for r in records]
+    overlap = [word_overlap(r["answer"], " ".join(r["contexts"])) for r in records]
+    rows = []
+    for name, subset in (("all", range(len(records))), ("length-matched", length_matched(records))):
+        idx = list(subset)
+        y = [labels[i] for i in idx]
+        for metric, fn in (("ROC-AUC", roc_auc), ("best F1", best_f1)):
+            mine = fn(y, [ours[i] for i in idx])
+            for baseline, values in (("answer shortness", shortness), ("word overlap", overlap)):
+                rows.append(Row("quality", f"groundedness, {name} (n={len(idx)})", metric, mine,
+                                baseline, fn(y, [values[i] for i in idx])))  # fmt: skip
+    return rows
+
+
+def retrieval_rows(k: int = 10) -> list[Row]:
+    """MiniLM embeddings in pgvector (HNSW) against exact search over the same vectors."""
+    import numpy as np
+
+    from vigil.embeddings import load_embeddings
+
+    folder = DATA / "scifact"
+    corpus = [json.loads(line) for line in (folder / "corpus.jsonl").open()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (folder / "queries.jsonl").open())}
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for line in (folder / "qrels.tsv").read_text().splitlines()[1:]:
+        qid, doc_id, score = line.split("\t")
+        if int(score) > 0:
+            relevant[qid].add(doc_id)
+    model = load_embeddings()
+    texts = [f"{d['title']}. {d['text']}" for d in corpus]
+    doc_vectors = np.asarray(model.embed_documents(texts), dtype=np.float32)
+    ids = [d["_id"] for d in corpus]
+    qids = [q for q in relevant if q in queries]
+    q_vectors = np.asarray(model.embed_documents([queries[q] for q in qids]), dtype=np.float32)
+    exact = np.argsort(-(q_vectors @ doc_vectors.T), axis=1)[:, :k]
+    hnsw = _pgvector_top_k(ids, doc_vectors, q_vectors, k)
+    exact_ids = [[ids[j] for j in row] for row in exact]
+    truth = [relevant[q] for q in qids]
+
+    def mean(metric: Callable[[list[str], set[str]], float], found: list[list[str]]) -> float:
+        return float(np.mean([metric(f, t) for f, t in zip(found, truth, strict=True)]))
+
+    case = f"SciFact, MiniLM, pgvector HNSW (n={len(qids)})"
+    return [
+        Row("quality", case, f"recall@{k}", mean(_recall, hnsw), "exact search",
+            mean(_recall, exact_ids)),
+        Row("quality", case, f"nDCG@{k}", mean(_ndcg, hnsw), "exact search",
+            mean(_ndcg, exact_ids)),
+    ]  # fmt: skip
+
+
+def _pgvector_top_k(ids: list[str], docs: object, queries: object, k: int) -> list[list[str]]:
+    from pgvector.psycopg import register_vector
+
+    from bench._db import scratch_database
+    from vigil.db import connect
+
+    with scratch_database("vigil_quality") as url, connect(url, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute("CREATE TABLE docs (id text PRIMARY KEY, embedding vector(384))")
+        with conn.cursor().copy(
+            "COPY docs (id, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "vector"])
+            for doc_id, vec in zip(ids, docs, strict=True):  # type: ignore[call-overload]
+                copy.write_row((doc_id, vec))
+        conn.execute("CREATE INDEX ON docs USING hnsw (embedding vector_cosine_ops)")
+        conn.execute("SET hnsw.ef_search = 100")
+        return [
+            [r["id"] for r in conn.execute(
+                "SELECT id FROM docs ORDER BY embedding <=> %s LIMIT %s", (q, k))]
+            for q in queries  # type: ignore[attr-defined]
+        ]  # fmt: skip
+
+
+def _recall(found: list[str], relevant: set[str]) -> float:
+    return len(set(found) & relevant) / len(relevant)
+
+
+def _ndcg(found: list[str], relevant: set[str]) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(found) if d in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), len(found))))
+    return dcg / ideal
+
+
+def run() -> list[Row]:
+    if not DATA.is_dir():
+        print(f"bench.quality skipped: no shared data at {DATA}", file=sys.stderr)
+        return []
+    return groundedness_rows() + retrieval_rows()
+
+
+if __name__ == "__main__":
+    from bench import table
+
+    print(table(run()))
