@@ -117,10 +117,6 @@ def urls(settings: Settings) -> dict[str, str]:
 
 def _redacted_db(settings: Settings) -> str:
     from vigil.db import database_url
+    from vigil.db.connection import redact_url
 
-    url = database_url(settings, start=False)
-    if "@" in url and ":" in url.split("@")[0].split("//")[-1]:
-        scheme, rest = url.split("//", 1)
-        creds, host = rest.split("@", 1)
-        return f"{scheme}//{creds.split(':')[0]}:***@{host}"
-    return url
+    return redact_url(database_url(settings, start=False))

@@ -81,3 +81,18 @@ def test_a_failed_score_cannot_carry_a_value(conn) -> None:  # type: ignore[no-u
             "INSERT INTO scores (trace_id, app, trace_start, evaluator, evaluator_version, value,"
             " status, explanation) VALUES ('t1', 'a', now(), 'g', '1', 0.0, 'error', 'boom')"
         )
+
+
+def test_connection_errors_never_show_the_password() -> None:
+    from vigil.db import connect
+    from vigil.db.connection import redact_url
+
+    url = "postgresql://vigil:s3cret@127.0.0.1:1/vigil"
+    assert redact_url(url) == "postgresql://vigil:***@127.0.0.1:1/vigil"
+    assert redact_url("host=x password=s3cret dbname=v") == "host=x password=*** dbname=v"
+    assert (
+        redact_url("postgresql://postgres@127.0.0.1:5/v") == "postgresql://postgres@127.0.0.1:5/v"
+    )
+    with pytest.raises(VigilError) as caught:
+        connect(url)
+    assert "s3cret" not in str(caught.value) and "vigil:***@127.0.0.1:1" in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -67,7 +68,7 @@ def connect(url: str, *, autocommit: bool = False) -> Conn:
         conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
     except psycopg.OperationalError as err:
         raise VigilError(
-            f"Cannot connect to PostgreSQL at {url}: {str(err).strip()}. "
+            f"Cannot connect to PostgreSQL at {redact_url(url)}: {str(err).strip()}. "
             "Start the embedded server with `vigil db start`, or check VIGIL_DATABASE_URL."
         ) from err
     return conn
@@ -88,3 +89,16 @@ def with_database(url: str, name: str) -> str:
         parts = urlsplit(url)
         return urlunsplit(parts._replace(path=f"/{name}"))
     return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in url:
+        return re.sub(r"password=\S+", "password=***", url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
