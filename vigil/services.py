@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,13 +128,12 @@ def stop(settings: Settings, name: str) -> bool:
     return True
 
 
-def wait_any_exit(settings: Settings, names: list[str], on_tick: Callable[[], None]) -> str:
+def wait_any_exit(settings: Settings, names: list[str]) -> str:
     """Block until one of the services exits; returns its name."""
     while True:
         for name in names:
             if pid_of(settings, name) is None:
                 return name
-        on_tick()
         time.sleep(1.0)
 
 

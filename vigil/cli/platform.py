@@ -66,7 +66,7 @@ def serve_until_interrupted(settings: Settings) -> None:
     click.echo("\nPress Ctrl-C to stop everything.")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops like Ctrl-C
     try:
-        gone = services.wait_any_exit(settings, list(platform.SERVICE_ORDER), lambda: None)
+        gone = services.wait_any_exit(settings, list(platform.SERVICE_ORDER))
         click.secho(
             f"{gone} exited; see {services.log_path(settings, gone)}. Stopping.", fg="red", err=True
         )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 
 from vigil.db.types import Conn
+from vigil.ingest.text import TextFilter
 from vigil.ingest.tokens import count_tokens
 from vigil.models import Trace
 from vigil.store.prices import Price, price_at
-
-TextFilter = Callable[[str], str]
 
 
 class PriceBook:

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from vigil.db.types import Conn
 from vigil.errors import VigilError
-from vigil.ingest.enrich import PriceBook, TextFilter, enrich, sanitize
+from vigil.ingest.enrich import PriceBook, enrich, sanitize
+from vigil.ingest.text import TextFilter
 from vigil.models import Trace
 from vigil.store.traces import insert_traces
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+TextFilter = Callable[[str], str]  # what every ingestion path applies to stored text
+
 TRUNCATION_MARK = "…[truncated {n} chars]"
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
@@ -48,7 +50,7 @@ def redact(text: str) -> str:
     return _PHONE.sub("[PHONE]", text)
 
 
-def text_filter(max_chars: int, redact_pii: bool) -> Callable[[str], str]:
+def text_filter(max_chars: int, redact_pii: bool) -> TextFilter:
     """The filter every ingestion path applies to stored text, from the settings."""
     if redact_pii:
         return lambda text: clean(redact(text), max_chars)

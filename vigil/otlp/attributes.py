@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-TextFilter = Callable[[str], str]
+from vigil.ingest.text import TextFilter
 
 
 def text(value: str | bytes, safe: TextFilter) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.otlp.attributes import TextFilter, indexed, key_values, text
+from vigil.ingest.text import TextFilter
+from vigil.otlp.attributes import indexed, key_values, text
 
 OPENINFERENCE_KINDS = {
     "LLM": "llm", "RETRIEVER": "retriever", "RERANKER": "retriever", "CHAIN": "chain",
