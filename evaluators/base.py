@@ -11,36 +11,62 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from vigil.models import Score, Trace
 
-Need = Literal["question", "contexts", "answer", "reference", "document_ids"]
+Need = Literal[
+    "question",  # trace.input
+    "contexts",  # retrieved chunk texts
+    "answer",  # trace.output
+    "reference",  # an expected answer: attributes.reference
+    "document_ids",  # ids of every retrieved chunk
+    "relevant_documents",  # a golden set's relevant ids: attributes.relevant_document_ids
+    "latency",
+    "tokens",
+    "cost",
+]
 
 
 class VectorStore(Protocol):
-    """What a retrieval check needs from the app's vector store."""
+    """What a retrieval check needs from the app's vector store
+    (:class:`vigil.knowledge_base.PGVectorStore`)."""
 
-    def search(self, vector: Sequence[float], k: int) -> Sequence[object]: ...
+    def search(self, vector: Sequence[float], k: int) -> Sequence[Any]: ...
+
+
+class Judge(Protocol):
+    """An LLM judge (:mod:`evaluators.providers.judge`): TruLens feedback by name, with the
+    concurrency, retry and budget limits of a run."""
+
+    model: str
+
+    def feedback(self, name: str, /, **arguments: Any) -> tuple[float, dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
 class Resources:
     """What evaluators may use. Built at the edge (a flow, the CLI) and passed in."""
 
-    provider: object  # evaluators.providers.MiniLMProvider, or an LLM judge provider
+    provider: Any  # evaluators.providers.MiniLMProvider: the local, offline default
     store: VectorStore | None = None
+    judge: Judge | None = None  # configured with VIGIL_JUDGE_* settings; None offline
 
 
 def missing_needs(trace: Trace, needs: frozenset[Need]) -> list[str]:
     checks = {
-        "question": bool(trace.input and trace.input.strip()),
-        "answer": bool(trace.output and trace.output.strip()),
-        "contexts": any(c.content.strip() for c in trace.retrievals),
-        "document_ids": bool(trace.retrievals) and all(c.document_id for c in trace.retrievals),
-        "reference": "reference" in trace.attributes,
+        "question": lambda: bool(trace.input and trace.input.strip()),
+        "answer": lambda: bool(trace.output and trace.output.strip()),
+        "contexts": lambda: any(c.content.strip() for c in trace.retrievals),
+        "document_ids": lambda: bool(trace.retrievals)
+        and all(c.document_id for c in trace.retrievals),
+        "reference": lambda: trace.reference is not None,
+        "relevant_documents": lambda: bool(trace.relevant_document_ids),
+        "latency": lambda: trace.latency_ms is not None,
+        "tokens": lambda: trace.tokens_in is not None or trace.tokens_out is not None,
+        "cost": lambda: trace.cost_usd is not None,
     }
-    return sorted(need for need in needs if not checks[need])
+    return sorted(need for need in needs if not checks[need]())
 
 
 class Evaluator(ABC):

@@ -84,6 +84,20 @@ class Trace(BaseModel):
         """Retrieved chunk texts in rank order."""
         return [c.content for c in sorted(self.retrievals, key=lambda c: c.rank or 0)]
 
+    @property
+    def reference(self) -> str | None:
+        """The expected answer, for datasets that have one (``attributes.reference``)."""
+        value = self.attributes.get("reference")
+        return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def relevant_document_ids(self) -> list[str]:
+        """Ids a golden set labels relevant to the question (``attributes.relevant_document_ids``)."""
+        value = self.attributes.get("relevant_document_ids")
+        if not isinstance(value, list):
+            return []
+        return [str(v) for v in value if v is not None and str(v)]
+
 
 ScoreStatus = Literal["scored", "skipped", "error"]
 
@@ -91,31 +105,52 @@ ScoreStatus = Literal["scored", "skipped", "error"]
 class Score(BaseModel):
     """An evaluator's judgement of one trace.
 
-    Only ``scored`` carries a value; ``skipped`` (with a reason) and ``error`` (with a message)
-    never do, so a failure can never be mistaken for a low score.
+    Only ``scored`` carries a result: a ``value`` in [0, 1] (higher is better), a ``label``, or
+    a ``measure`` (an unbounded quantity such as latency in ms, with its unit in
+    ``metadata["unit"]``). ``skipped`` (with a reason) and ``error`` (with a message) carry
+    none, so a failure can never be mistaken for a low score.
     """
 
     model_config = ConfigDict(frozen=True)
 
     status: ScoreStatus
-    value: float | None = Field(None, ge=0.0, le=1.0)
+    value: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False)
     label: str | None = None
+    measure: float | None = Field(None, allow_inf_nan=False)
     explanation: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Score:
-        if self.status == "scored" and self.value is None and self.label is None:
-            raise ValueError("a scored result needs a value or a label")
-        if self.status != "scored" and self.value is not None:
-            raise ValueError(f"a {self.status} result carries no value")
+        results = (self.value, self.label, self.measure)
+        if self.status == "scored" and all(r is None for r in results):
+            raise ValueError("a scored result needs a value, a label or a measure")
+        if self.status != "scored" and any(r is not None for r in results):
+            raise ValueError(f"a {self.status} result carries no value, label or measure")
         if self.status != "scored" and not self.explanation:
             raise ValueError(f"a {self.status} result needs an explanation (reason or message)")
+        if self.measure is not None and not self.metadata.get("unit"):
+            raise ValueError("a measure needs its unit in metadata['unit']")
         return self
 
     @classmethod
     def scored(cls, value: float, explanation: str | None = None, **metadata: Any) -> Score:
         return cls(status="scored", value=value, explanation=explanation, metadata=metadata)
+
+    @classmethod
+    def labeled(cls, label: str, explanation: str | None = None, **metadata: Any) -> Score:
+        return cls(status="scored", label=label, explanation=explanation, metadata=metadata)
+
+    @classmethod
+    def measured(
+        cls, measure: float, unit: str, explanation: str | None = None, **metadata: Any
+    ) -> Score:
+        return cls(
+            status="scored",
+            measure=measure,
+            explanation=explanation,
+            metadata={"unit": unit, **metadata},
+        )
 
     @classmethod
     def skipped(cls, reason: str) -> Score:

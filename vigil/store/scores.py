@@ -33,10 +33,10 @@ def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
         cur.executemany(
             """
             INSERT INTO scores (trace_id, app, trace_start, evaluator, evaluator_version,
-                                value, label, explanation, metadata, status, run_id)
-            VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
+                                value, label, measure, explanation, metadata, status, run_id)
+            VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
             ON CONFLICT (trace_id, evaluator, evaluator_version) DO UPDATE SET
-                value = EXCLUDED.value, label = EXCLUDED.label,
+                value = EXCLUDED.value, label = EXCLUDED.label, measure = EXCLUDED.measure,
                 explanation = EXCLUDED.explanation, metadata = EXCLUDED.metadata,
                 status = EXCLUDED.status, run_id = EXCLUDED.run_id,
                 attempts = scores.attempts + 1, created_at = now()
@@ -51,6 +51,7 @@ def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
                     r.evaluator_version,
                     r.score.value,
                     r.score.label,
+                    r.score.measure,
                     r.score.explanation,
                     Jsonb(r.score.metadata),
                     r.score.status,
@@ -64,7 +65,7 @@ def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
 
 def scores_for_trace(conn: Conn, trace_id: str) -> list[dict]:
     return conn.execute(
-        "SELECT evaluator, evaluator_version, status, value, label, explanation, metadata,"
+        "SELECT evaluator, evaluator_version, status, value, label, measure, explanation, metadata,"
         " attempts, created_at FROM scores WHERE trace_id = %s ORDER BY evaluator",
         (trace_id,),
     ).fetchall()
