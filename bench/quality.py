@@ -9,14 +9,19 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import Row
+from evaluators.ranking import ndcg_at_k, recall_at_k
+
+if TYPE_CHECKING:
+    from vigil.models import Trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _WORD = re.compile(r"\w+")
@@ -61,26 +66,50 @@ def word_overlap(answer: str, context: str) -> float:
 
 
 def groundedness_rows() -> list[Row]:
+    """Scored through the evaluator, as in production; baselines on the same records."""
+    from evaluators import Resources
+    from evaluators.groundedness import Groundedness
     from evaluators.providers import MiniLMProvider
     from vigil.embeddings import load_embeddings
 
     records = [json.loads(line) for line in (DATA / "groundedness-dev.jsonl").open()]
-    provider = MiniLMProvider(load_embeddings())
-    ours = [provider.groundedness_measure_with_cot_reasons(r["contexts"], r["answer"])[0]
-            for r in records]  # fmt: skip
+    evaluator = Groundedness(Resources(MiniLMProvider(load_embeddings())))
+    scores = evaluator.evaluate([_trace(i, r) for i, r in enumerate(records)])
+    kept = [i for i, s in enumerate(scores) if s.value is not None]  # skipped: nothing to check
+    # For the all-records row a skipped answer ("yes") ranks as uninformative (0.5).
+    ours = [0.5 if s.value is None else s.value for s in scores]
     labels = [int(r["label"] == "grounded") for r in records]
     shortness = [-float(len(r["answer"])) for r in records]
     overlap = [word_overlap(r["answer"], " ".join(r["contexts"])) for r in records]
+    matched = set(length_matched(records))
     rows = []
-    for name, subset in (("all", range(len(records))), ("length-matched", length_matched(records))):
-        idx = list(subset)
-        y = [labels[i] for i in idx]
+    cases = (
+        (f"all, {len(records) - len(kept)} skipped as 0.5", range(len(records))),
+        ("scored", kept),
+        ("length-matched, scored", [i for i in kept if i in matched]),
+    )
+    for name, subset in cases:
+        y = [labels[i] for i in subset]
+        case = f"groundedness, {name} (n={len(subset)})"
         for metric, fn in (("ROC-AUC", roc_auc), ("best F1", best_f1)):
-            mine = fn(y, [ours[i] for i in idx])
+            mine = fn(y, [ours[i] for i in subset])
             for baseline, values in (("answer shortness", shortness), ("word overlap", overlap)):
-                rows.append(Row("quality", f"groundedness, {name} (n={len(idx)})", metric, mine,
-                                baseline, fn(y, [values[i] for i in idx])))  # fmt: skip
+                rows.append(Row("quality", case, metric, mine, baseline,
+                                fn(y, [values[i] for i in subset])))  # fmt: skip
     return rows
+
+
+def _trace(i: int, record: dict) -> Trace:
+    from vigil.models import Retrieval, Trace
+
+    return Trace(
+        id=f"dev-{i}",
+        app="bench",
+        start_time="2026-01-01T00:00:00Z",
+        input=record["question"],
+        output=record["answer"],
+        retrievals=[Retrieval(content=c) for c in record["contexts"]],
+    )
 
 
 def retrieval_rows(k: int = 10) -> list[Row]:
@@ -112,12 +141,47 @@ def retrieval_rows(k: int = 10) -> list[Row]:
         return float(np.mean([metric(f, t) for f, t in zip(found, truth, strict=True)]))
 
     case = f"SciFact, MiniLM, pgvector HNSW (n={len(qids)})"
+    candidates = [set(row) | truth_ids for row, truth_ids in zip(exact_ids, truth, strict=True)]
+    by_id = dict(zip(ids, texts, strict=True))
     return [
-        Row("quality", case, f"recall@{k}", mean(_recall, hnsw), "exact search",
-            mean(_recall, exact_ids)),
-        Row("quality", case, f"nDCG@{k}", mean(_ndcg, hnsw), "exact search",
-            mean(_ndcg, exact_ids)),
+        *context_relevance_rows(qids, queries, candidates, truth, by_id),
+        Row("quality", case, f"recall@{k}", mean(partial(recall_at_k, k=k), hnsw), "exact search",
+            mean(partial(recall_at_k, k=k), exact_ids)),
+        Row("quality", case, f"nDCG@{k}", mean(partial(ndcg_at_k, k=k), hnsw), "exact search",
+            mean(partial(ndcg_at_k, k=k), exact_ids)),
     ]  # fmt: skip
+
+
+def context_relevance_rows(
+    qids: list[str],
+    queries: dict[str, str],
+    candidates: list[set[str]],
+    truth: list[set[str]],
+    texts: dict[str, str],
+) -> list[Row]:
+    """Context relevance separating relevant abstracts from the top-10 retrieved irrelevant
+    ones (hard negatives), next to the whole-abstract cosine the retriever ranked them by."""
+    from evaluators import Resources
+    from evaluators.context_relevance import ContextRelevance
+    from evaluators.providers import MiniLMProvider
+    from vigil.embeddings import load_embeddings
+    from vigil.models import Retrieval, Trace
+
+    provider = MiniLMProvider(load_embeddings())
+    pairs = [(q, d, int(d in t)) for q, c, t in zip(qids, candidates, truth, strict=True)
+             for d in sorted(c)]  # fmt: skip
+    traces = [
+        Trace(id=f"{q}-{d}", app="bench", start_time="2026-01-01T00:00:00Z",
+              input=queries[q], retrievals=[Retrieval(document_id=d, content=texts[d])])
+        for q, d, _ in pairs
+    ]  # fmt: skip
+    ours = [s.value or 0.0 for s in ContextRelevance(Resources(provider)).evaluate(traces)]
+    whole = [float(provider.embed([queries[q]])[0] @ provider.embed([texts[d]])[0])
+             for q, d, _ in pairs]  # fmt: skip
+    labels = [y for _, _, y in pairs]
+    case = f"context relevance, SciFact relevant vs retrieved (n={len(pairs)})"
+    return [Row("quality", case, "ROC-AUC", roc_auc(labels, ours), "whole-chunk cosine",
+                roc_auc(labels, whole))]  # fmt: skip
 
 
 def _pgvector_top_k(ids: list[str], docs: object, queries: object, k: int) -> list[list[str]]:
@@ -142,16 +206,6 @@ def _pgvector_top_k(ids: list[str], docs: object, queries: object, k: int) -> li
                 "SELECT id FROM docs ORDER BY embedding <=> %s LIMIT %s", (q, k))]
             for q in queries  # type: ignore[attr-defined]
         ]  # fmt: skip
-
-
-def _recall(found: list[str], relevant: set[str]) -> float:
-    return len(set(found) & relevant) / len(relevant)
-
-
-def _ndcg(found: list[str], relevant: set[str]) -> float:
-    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(found) if d in relevant)
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), len(found))))
-    return dcg / ideal
 
 
 def run() -> list[Row]:

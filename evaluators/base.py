@@ -58,8 +58,9 @@ def missing_needs(trace: Trace, needs: frozenset[Need]) -> list[str]:
         "question": lambda: bool(trace.input and trace.input.strip()),
         "answer": lambda: bool(trace.output and trace.output.strip()),
         "contexts": lambda: any(c.content.strip() for c in trace.retrievals),
-        "document_ids": lambda: bool(trace.retrievals)
-        and all(c.document_id for c in trace.retrievals),
+        "document_ids": lambda: (
+            bool(trace.retrievals) and all(c.document_id for c in trace.retrievals)
+        ),
         "reference": lambda: trace.reference is not None,
         "relevant_documents": lambda: bool(trace.relevant_document_ids),
         "latency": lambda: trace.latency_ms is not None,

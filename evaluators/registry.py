@@ -1,17 +1,36 @@
 """Where evaluators are found: built-ins register with ``@register``; third-party packages
 through the ``vigil.evaluators`` entry-point group (the entry point names an Evaluator class).
+A family of parameterised evaluators, named ``<family>:<parameter>`` (``judge:coherence``),
+registers a class factory and its parameters with :func:`register_family`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
 from evaluators.base import Evaluator, Resources
 from vigil.errors import VigilError
 
 _BUILTIN: dict[str, type[Evaluator]] = {}
+_FAMILIES: dict[str, tuple[Callable[[str], type[Evaluator]], tuple[str, ...]]] = {}
 ENTRY_POINT_GROUP = "vigil.evaluators"
-DEFAULT_EVALUATORS = ("answer_relevance", "groundedness", "retrieval_agreement")
+# What scheduled runs and backfills score when no evaluator is named: the local RAG triad,
+# the retrieval checks, the safety checks and the operational measures. Reference and
+# golden-set metrics (datasets) and judge evaluators (a configured LLM) are chosen by name.
+DEFAULT_EVALUATORS = (
+    "answer_relevance",
+    "context_relevance",
+    "groundedness",
+    "retrieval_agreement",
+    "stale_context",
+    "retrieval_confidence",
+    "prompt_injection",
+    "pii_leak",
+    "latency_ms",
+    "tokens",
+    "cost_usd",
+)
 
 
 def register(cls: type[Evaluator]) -> type[Evaluator]:
@@ -22,11 +41,24 @@ def register(cls: type[Evaluator]) -> type[Evaluator]:
     return cls
 
 
+def register_family(
+    family: str, factory: Callable[[str], type[Evaluator]], parameters: Iterable[str]
+) -> None:
+    """Add the evaluators ``<family>:<parameter>``; ``factory(parameter)`` returns the class
+    (its ``name`` is ``<family>:<parameter>``)."""
+    if family in _FAMILIES and _FAMILIES[family][0] is not factory:
+        raise ValueError(f"two evaluator families are named {family!r}")
+    _FAMILIES[family] = (factory, tuple(parameters))
+
+
 def available() -> dict[str, type[Evaluator]]:
-    """Built-ins and plugins by name (a plugin cannot shadow a built-in)."""
+    """Built-ins, parameterised families and plugins by name (a plugin cannot shadow a
+    built-in)."""
     import evaluators.builtin  # noqa: F401  (registers the built-ins)
 
     found = dict(_BUILTIN)
+    for family, (factory, parameters) in _FAMILIES.items():
+        found.update({f"{family}:{p}": factory(p) for p in parameters})
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in found:
             found[ep.name] = ep.load()

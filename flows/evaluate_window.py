@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 from evaluators import DEFAULT_EVALUATORS, Resources, build
 from flows import detection
 from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_batch
-from flows.resources import build_resources
+from flows.resources import build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
@@ -30,7 +30,7 @@ def _conn() -> Conn:
 @task(name="select-traces", retries=2, retry_delay_seconds=5)
 def select_traces(window: Window, evaluator_names: list[str], app: str | None) -> list[str]:
     settings = load_settings()
-    ev = build(evaluator_names, _no_resources())
+    ev = build(evaluator_names, naming_resources(settings))
     with _conn() as conn:
         spans.complete_quiet_traces(conn, settings.trace_grace_s)
         return traces.select_unscored(
@@ -47,7 +47,7 @@ def select_traces(window: Window, evaluator_names: list[str], app: str | None) -
 def evaluate_batch_task(ids: list[str], evaluator_names: list[str], run_id: int) -> BatchOutcome:
     settings = load_settings()
     with _conn() as conn:
-        evaluators = build(evaluator_names, build_resources(settings, conn))
+        evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
         return evaluate_batch(conn, ids, evaluators, run_id)
 
 
@@ -135,8 +135,3 @@ def _resolve_window(
 
 def window_iso(window: Window) -> tuple[str, str]:
     return window[0].isoformat(), window[1].isoformat()
-
-
-def _no_resources() -> Resources:
-    """Evaluator names and versions only: no model is loaded to list them."""
-    return Resources(provider=None)

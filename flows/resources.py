@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
+from typing import Any
 
 from evaluators import Resources
 from evaluators.providers import MiniLMProvider
@@ -11,6 +13,8 @@ from vigil.embeddings import load_embeddings
 from vigil.knowledge_base import PGVectorStore
 from vigil.settings import Settings
 
+_RUN_JUDGES: OrderedDict[tuple[int | None, str], Any] = OrderedDict()
+
 
 @lru_cache(maxsize=2)
 def local_provider(model_path: str | None) -> MiniLMProvider:
@@ -18,7 +22,33 @@ def local_provider(model_path: str | None) -> MiniLMProvider:
     return MiniLMProvider(load_embeddings(model_path))
 
 
-def build_resources(settings: Settings, conn: Conn) -> Resources:
+def run_judge(settings: Settings, run_id: int | None) -> Any:
+    """The LLM judge of one evaluation run, or None when VIGIL_JUDGE_PROVIDER is none.
+
+    The judge carries the run's token and cost budget, so each run gets its own, shared by
+    the run's batches in this process (a run spread over several workers has one budget a
+    worker). TruLens is imported only when a judge is configured.
+    """
+    if settings.judge_provider == "none":
+        return None
+    key = (run_id, _judge_fingerprint(settings))
+    if key not in _RUN_JUDGES:
+        from evaluators.providers.judge import build_judge
+
+        _RUN_JUDGES[key] = build_judge(settings)
+        while len(_RUN_JUDGES) > 4:
+            _RUN_JUDGES.popitem(last=False)
+    return _RUN_JUDGES[key]
+
+
+def _judge_fingerprint(settings: Settings) -> str:
+    fields = {k: v for k, v in settings.model_dump().items() if k.startswith("judge_")}
+    secret = settings.judge_api_key
+    fields["judge_api_key"] = hash(secret.get_secret_value()) if secret else None
+    return repr(sorted(fields.items()))
+
+
+def build_resources(settings: Settings, conn: Conn, run_id: int | None = None) -> Resources:
     store = PGVectorStore(
         conn,
         settings.kb_collection,
@@ -29,7 +59,14 @@ def build_resources(settings: Settings, conn: Conn) -> Resources:
     return Resources(
         provider=local_provider(settings.embedding_model),
         store=store if has_store else None,
+        judge=run_judge(settings, run_id),
     )
+
+
+def naming_resources(settings: Settings) -> Resources:
+    """Enough to list evaluator names and versions (a judge's model is part of its
+    evaluators' versions); no model is loaded and no request is sent."""
+    return Resources(provider=None, judge=run_judge(settings, None))
 
 
 def _table_exists(conn: Conn, table: str) -> bool:

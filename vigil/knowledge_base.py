@@ -9,8 +9,10 @@ The chunk embeddings already in the table are reused, never recomputed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -26,6 +28,15 @@ class Hit:
     document_id: str
     content: str
     similarity: float  # cosine similarity, 1 = identical direction
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as the store holds it now: its text and the embedding the app computed."""
+
+    document_id: str
+    content: str
+    embedding: npt.NDArray[np.float32] | None = field(compare=False)  # None: row has no vector
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -116,6 +127,28 @@ class PGVectorStore:
             )
             rows = self.conn.execute(query, (vec, vec, k)).fetchall()
         return [Hit(str(r["id"]), str(r["document"] or ""), float(r["similarity"])) for r in rows]
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
+        """The collection's current rows for these ids, in one query; absent ids are left out.
+
+        Retrieval checks compare a trace with these rows and reuse their embeddings instead of
+        embedding the chunk text again.
+        """
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        query = sql.SQL(
+            "SELECT id, document, embedding FROM {} WHERE {} AND id = ANY(%s::text[])"
+        ).format(sql.Identifier(self.embedding_table), self._collection_filter())
+        rows = self.conn.execute(query, (wanted,)).fetchall()
+        return {
+            str(r["id"]): StoredChunk(
+                str(r["id"]),
+                str(r["document"] or ""),
+                None if r["embedding"] is None else np.asarray(r["embedding"], dtype=np.float32),
+            )
+            for r in rows
+        }
 
     def count(self) -> int:
         query = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(

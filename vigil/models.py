@@ -92,7 +92,7 @@ class Trace(BaseModel):
 
     @property
     def relevant_document_ids(self) -> list[str]:
-        """Ids a golden set labels relevant to the question (``attributes.relevant_document_ids``)."""
+        """Ids that a golden set labels relevant (``attributes.relevant_document_ids``)."""
         value = self.attributes.get("relevant_document_ids")
         if not isinstance(value, list):
             return []

@@ -9,8 +9,9 @@ Precedence, highest first:
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +63,50 @@ class Settings(BaseSettings):
     )
     max_value_chars: int = Field(32_768, description="Longer text values are truncated, marked.")
     redact_pii: bool = Field(False, description="Mask emails, phone and card numbers on ingest.")
+    judge_provider: Literal["none", "openai", "openai_compatible", "ollama"] = Field(
+        "none",
+        description="LLM judge for the judge_* evaluators: none (offline), openai, "
+        "openai_compatible (vLLM, LM Studio, ... at judge_base_url) or ollama.",
+    )
+    judge_model: str | None = Field(
+        None, description="Judge model name; part of the judge evaluators' version."
+    )
+    judge_base_url: str | None = Field(
+        None,
+        description="Judge API URL (e.g. http://localhost:8000/v1, http://localhost:11434). "
+        "Empty means the provider's default.",
+    )
+    judge_api_key: SecretStr | None = Field(
+        None, description="Judge API key. Empty means OPENAI_API_KEY for openai, none else."
+    )
+    judge_concurrency: int = Field(4, ge=1, description="Judge requests in flight at once.")
+    judge_timeout_s: float = Field(30.0, gt=0, description="Timeout of one judge request.")
+    judge_max_retries: int = Field(
+        4, ge=0, description="Retries of a judge request after a 429, a 5xx or a timeout."
+    )
+    judge_rate_limit_per_s: float | None = Field(
+        None,
+        gt=0,
+        description="Most judge requests started per second (kept 2% under, evenly spaced). "
+        "Empty means no cap.",
+    )
+    judge_structured_output: bool = Field(
+        True,
+        description="Ask the judge for JSON-schema structured output (one request per "
+        "judgement). Turn off for servers without response_format support.",
+    )
+    judge_max_tokens_per_run: int | None = Field(
+        None, ge=1, description="Judge tokens (in + out) one evaluation run may use."
+    )
+    judge_max_cost_usd_per_run: float | None = Field(
+        None, gt=0, description="Judge spend in USD one run may use (needs the two prices)."
+    )
+    judge_input_usd_per_mtok: float | None = Field(
+        None, ge=0, description="Judge model price, USD per million input tokens."
+    )
+    judge_output_usd_per_mtok: float | None = Field(
+        None, ge=0, description="Judge model price, USD per million output tokens."
+    )
 
     @cached_property
     def home_dir(self) -> Path:

@@ -8,6 +8,7 @@ through :meth:`warm`, which evaluators call once per batch of traces.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,7 +18,8 @@ from langchain_core.embeddings import Embeddings
 from pydantic import PrivateAttr
 from trulens.core import Provider
 
-from evaluators.text import numbers, proper_terms, sentences, unsupported_facts
+from evaluators.support import soft_candidates, support
+from evaluators.text import sentences, terms
 
 CACHE_SIZE = 50_000
 
@@ -60,40 +62,50 @@ class MiniLMProvider(Provider):
         sims = self.embed(parts) @ self.embed([question])[0]
         return float(np.clip(sims.max(), 0.0, 1.0))
 
+    def word_similarity(self, words: Sequence[str], others: Sequence[str]) -> np.ndarray:
+        """Cosine similarities of single words (rows) to other words (columns)."""
+        return self.embed(list(words)) @ self.embed(list(others)).T
+
+    def groundedness_words(self, source: str | Sequence[str], statement: str) -> list[str]:
+        """The words :meth:`groundedness_measure_with_cot_reasons` will embed, to ``warm``
+        a whole batch at once."""
+        context = terms(_joined(source))
+        words: list[str] = []
+        for claim in sentences(statement) or [statement]:
+            loose, others = soft_candidates(terms(claim), context)
+            words += loose + others
+        return words
+
     def groundedness_measure_with_cot_reasons(
         self, source: str | Sequence[str], statement: str
     ) -> tuple[float, dict[str, Any]]:
-        """Groundedness, sentence by sentence.
+        """Groundedness, sentence by sentence (see :mod:`evaluators.support`).
 
-        Each answer sentence gets the best cosine similarity to any context sentence, scaled
-        down by the share of its numbers and names that the context never mentions. The
-        score is the mean over sentences; the reasons name the weakest sentence and the
-        unsupported facts.
+        Each answer sentence with content terms is scored by how many of its terms the
+        context holds, near each other; the score is the mean over those sentences. When no
+        sentence states anything checkable (such as "Yes."), the score is NaN and the
+        reasons say so: an evaluator reports that as skipped, never as a number.
         """
-        context = source if isinstance(source, str) else "\n\n".join(source)
-        claims = sentences(statement) or [statement.strip()]
-        support = sentences(context) or [context]
-        sims = self.embed(claims) @ self.embed(support).T  # claims x support
+        text = _joined(source)
+        context = terms(text)
         rows: list[dict[str, Any]] = []
-        scores: list[float] = []
-        for i, claim in enumerate(claims):
-            best = int(sims[i].argmax())
-            unsupported = unsupported_facts(claim, context)
-            facts = numbers(claim) | proper_terms(claim)
-            coverage = 1.0 - len(unsupported) / len(facts) if facts else 1.0
-            score = float(np.clip(sims[i, best], 0.0, 1.0)) * coverage
-            scores.append(score)
-            rows.append(
-                {
-                    "sentence": claim,
-                    "score": round(score, 4),
-                    "evidence": support[best],
-                    "unsupported": unsupported,
-                }
-            )
-        value = float(np.mean(scores))
-        worst = rows[int(np.argmin(scores))]
+        for claim in sentences(statement) or [statement.strip()]:
+            claim_terms = terms(claim)
+            if not claim_terms:
+                continue
+            found = support(claim_terms, context, text, self.word_similarity)
+            rows.append({"sentence": claim, "score": round(found.score, 4),
+                         "evidence": found.evidence, "unsupported": found.unsupported})  # fmt: skip
+        if not rows:
+            return math.nan, {"reason": "the answer states nothing to check against the context",
+                              "sentences": []}  # fmt: skip
+        value = float(np.mean([r["score"] for r in rows]))
+        worst = min(rows, key=lambda r: r["score"])
         reason = f"weakest sentence ({worst['score']:.2f}): {worst['sentence']!r}"
         if worst["unsupported"]:
             reason += f"; not in context: {', '.join(worst['unsupported'])}"
         return value, {"reason": reason, "sentences": rows}
+
+
+def _joined(source: str | Sequence[str]) -> str:
+    return source if isinstance(source, str) else "\n\n".join(source)

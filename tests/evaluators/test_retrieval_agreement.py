@@ -43,6 +43,38 @@ def test_overlap_drops_when_the_index_drifts(conn, db_url, embeddings, provider)
     [after] = evaluator.evaluate([trace])
     assert after.status == "scored" and after.value == 0.5
     assert "no longer retrieved: warranty" in (after.explanation or "")
+    assert after.metadata["no_longer_retrieved"] == ["warranty"]
+    assert after.metadata["newly_retrieved"] == [
+        d for d in after.metadata["retrieved_now"] if d not in {h.document_id for h in hits}
+    ]
+    assert len(after.metadata["newly_retrieved"]) == 1
+
+
+def test_k_counts_each_retrieved_id_once(conn, db_url, embeddings, provider) -> None:  # type: ignore[no-untyped-def]
+    load_documents(
+        db_url, "kb-test", [Document(page_content=t) for t in DOCS.values()], list(DOCS), embeddings
+    )
+    question = "How long is the thermostat warranty?"
+    # Two retriever spans returned the warranty chunk; the top 2 today are the same two ids.
+    [top, second] = PGVectorStore(conn, "kb-test").search(embeddings.embed_query(question), 2)
+    chunks = [
+        Retrieval(document_id=top.document_id, content=top.content, span_id="s1", rank=0),
+        Retrieval(document_id=second.document_id, content=second.content, span_id="s1", rank=1),
+        Retrieval(document_id=top.document_id, content=top.content, span_id="s2", rank=0),
+    ]
+    trace = Trace(
+        id="t",
+        app="a",
+        start_time="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
+        input=question,
+        retrievals=chunks,
+    )
+    [evaluator] = build(
+        ["retrieval_agreement"], Resources(provider, PGVectorStore(conn, "kb-test"))
+    )
+    [result] = evaluator.evaluate([trace])
+    assert result.value == 1.0 and result.metadata["k"] == 2
+    assert result.metadata["retrieved_then"] == [top.document_id, second.document_id]
 
 
 def check_without_store(provider, chunk: Retrieval) -> str | None:  # type: ignore[no-untyped-def]

@@ -41,7 +41,8 @@ def _utc(ts: datetime) -> datetime:
     "--evaluator",
     "evaluators",
     multiple=True,
-    help="Evaluator to run (repeatable; default: all built-ins). See `vigil evaluators`.",
+    help="Evaluator to run (repeatable; default: the default set, marked * by "
+    "`vigil evaluators`).",
 )
 @click.option(
     "--local",
@@ -168,10 +169,15 @@ def _days(start: datetime, end: datetime) -> int:
 
 @click.command("evaluators")
 def evaluators_cmd() -> None:
-    """List the evaluators available (built-ins and installed plugins)."""
-    from evaluators import available
+    """List the evaluators available (built-ins and installed plugins); * marks the default
+    set that scheduled runs and backfills use."""
+    import sys
+
+    from evaluators import DEFAULT_EVALUATORS, available
 
     for name, cls in sorted(available().items()):
-        needs = ", ".join(sorted(cls.needs))
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name:22} v{cls.version:10} needs {needs:30} {doc}")
+        needs = ", ".join(sorted(cls.needs)) or "-"
+        doc = cls.__doc__ or sys.modules[cls.__module__].__doc__ or ""
+        summary = doc.strip().splitlines()[0] if doc.strip() else ""
+        mark = "*" if name in DEFAULT_EVALUATORS else " "
+        click.echo(f"{mark} {name:24} v{cls.version:12} needs {needs:32} {summary}")

@@ -9,13 +9,13 @@ TextFilter = Callable[[str], str]  # what every ingestion path applies to stored
 
 TRUNCATION_MARK = "…[truncated {n} chars]"
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_PHONE = re.compile(
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+PHONE = re.compile(
     r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?)(?:[\s.-]?\d{2,4}){2,4}\b"  # +44 20 7946 0958
     r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}\b"  # (415) 555-0199
     r"|\b\d{3}[.-]\d{3}[.-]\d{4}\b"  # 415-555-0199
 )
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 
 
 def clean(text: str, max_chars: int) -> str:
@@ -28,7 +28,7 @@ def clean(text: str, max_chars: int) -> str:
     return text
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch)
@@ -40,14 +40,14 @@ def _luhn_ok(digits: str) -> bool:
 
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
-    return "[CARD]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+    return "[CARD]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group(0)
 
 
 def redact(text: str) -> str:
     """Mask email addresses, card numbers (Luhn-checked) and phone numbers."""
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(_mask_card, text)
-    return _PHONE.sub("[PHONE]", text)
+    text = EMAIL.sub("[EMAIL]", text)
+    text = CARD.sub(_mask_card, text)
+    return PHONE.sub("[PHONE]", text)
 
 
 def text_filter(max_chars: int, redact_pii: bool) -> TextFilter:

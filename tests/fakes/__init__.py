@@ -1,0 +1,1 @@
+"""Deterministic fakes of the outer services Vigil talks to but does not own."""
