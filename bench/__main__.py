@@ -9,7 +9,13 @@ import time
 import vigil  # noqa: F401  (telemetry off)
 from bench import Row, table
 
-BENCHMARKS = ["bench.ingest_jsonl", "bench.ingest", "bench.quality"]
+BENCHMARKS = [
+    "bench.ingest_jsonl",
+    "bench.ingest",
+    "bench.quality",
+    "bench.evaluate",
+    "bench.evaluate_judge",
+]
 
 
 def main(names: list[str]) -> None:

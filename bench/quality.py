@@ -21,6 +21,7 @@ from bench import Row
 from evaluators.ranking import ndcg_at_k, recall_at_k
 
 if TYPE_CHECKING:
+    from evaluators.base import Evaluator, Judge
     from vigil.models import Trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -65,16 +66,25 @@ def word_overlap(answer: str, context: str) -> float:
     return len(words & set(_WORD.findall(context.lower()))) / max(len(words), 1)
 
 
-def groundedness_rows() -> list[Row]:
-    """Scored through the evaluator, as in production; baselines on the same records."""
+def groundedness_rows(judge: Judge | None = None) -> list[Row]:
+    """Scored through the evaluator, as in production; baselines on the same records. With
+    a judge, the LLM-judged ``judge_groundedness`` is measured instead of the local one."""
     from evaluators import Resources
     from evaluators.groundedness import Groundedness
+    from evaluators.judge_groundedness import JudgeGroundedness
     from evaluators.providers import MiniLMProvider
     from vigil.embeddings import load_embeddings
 
     records = [json.loads(line) for line in (DATA / "groundedness-dev.jsonl").open()]
-    evaluator = Groundedness(Resources(MiniLMProvider(load_embeddings())))
+    if judge is None:
+        evaluator: Evaluator = Groundedness(Resources(MiniLMProvider(load_embeddings())))
+    else:
+        evaluator = JudgeGroundedness(Resources(provider=None, judge=judge))
     scores = evaluator.evaluate([_trace(i, r) for i, r in enumerate(records)])
+    errors = sum(s.status == "error" for s in scores)
+    if errors:
+        example = next(s.explanation for s in scores if s.status == "error")
+        print(f"bench.quality: {errors} {evaluator.name} error(s), e.g. {example}", file=sys.stderr)
     kept = [i for i, s in enumerate(scores) if s.value is not None]  # skipped: nothing to check
     # For the all-records row a skipped answer ("yes") ranks as uninformative (0.5).
     ours = [0.5 if s.value is None else s.value for s in scores]
@@ -90,7 +100,7 @@ def groundedness_rows() -> list[Row]:
     )
     for name, subset in cases:
         y = [labels[i] for i in subset]
-        case = f"groundedness, {name} (n={len(subset)})"
+        case = f"{evaluator.name} {evaluator.version}, {name} (n={len(subset)})"
         for metric, fn in (("ROC-AUC", roc_auc), ("best F1", best_f1)):
             mine = fn(y, [ours[i] for i in subset])
             for baseline, values in (("answer shortness", shortness), ("word overlap", overlap)):
@@ -212,7 +222,19 @@ def run() -> list[Row]:
     if not DATA.is_dir():
         print(f"bench.quality skipped: no shared data at {DATA}", file=sys.stderr)
         return []
-    return groundedness_rows() + retrieval_rows()
+    rows = groundedness_rows() + retrieval_rows()
+    judge = _configured_judge()
+    if judge is not None:  # the same benchmark with the LLM judge of VIGIL_JUDGE_*
+        rows += groundedness_rows(judge)
+    return rows
+
+
+def _configured_judge() -> Judge | None:
+    from flows.resources import run_judge
+    from vigil.settings import load_settings
+
+    judge: Judge | None = run_judge(load_settings(), None)
+    return judge
 
 
 if __name__ == "__main__":

@@ -75,8 +75,20 @@ else:
     st.markdown("**Scores**")
     st.dataframe(
         pd.DataFrame(
-            scores.scores_for_trace(conn, trace.id),
-            columns=["evaluator", "evaluator_version", "status", "value", "explanation"],
+            [
+                {**row, "unit": (row["metadata"] or {}).get("unit")}
+                for row in scores.scores_for_trace(conn, trace.id)
+            ],
+            columns=[
+                "evaluator",
+                "evaluator_version",
+                "status",
+                "value",
+                "label",
+                "measure",
+                "unit",
+                "explanation",
+            ],
         ),
         hide_index=True,
     )
