@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from vigil.ingest.text import TextFilter
@@ -16,13 +17,19 @@ def text(value: str | bytes, safe: TextFilter) -> str:
     return safe(value)
 
 
+@lru_cache(maxsize=8192)
+def _key(raw: str | bytes, safe: TextFilter) -> str:
+    """Attribute keys repeat in every span: each distinct key is made safe once."""
+    return text(raw, safe)
+
+
 def any_value(value: Any, safe: TextFilter, depth: int = 0) -> Any:
     """An AnyValue as str, bool, int, float, list or dict."""
     kind = value.WhichOneof("value")
-    if kind is None:
-        return None
     if kind == "string_value":
         return text(value.string_value, safe)
+    if kind is None:
+        return None
     if kind in ("bool_value", "int_value", "double_value"):
         return getattr(value, kind)
     if kind == "bytes_value":
@@ -37,16 +44,17 @@ def any_value(value: Any, safe: TextFilter, depth: int = 0) -> Any:
 
 
 def key_values(pairs: Iterable[Any], safe: TextFilter, depth: int = 0) -> dict[str, Any]:
-    return {text(kv.key, safe): any_value(kv.value, safe, depth) for kv in pairs}
+    return {_key(kv.key, safe): any_value(kv.value, safe, depth) for kv in pairs}
 
 
 def indexed(attrs: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
     """Flattened lists: ``prefix.0.document.id`` -> {0: {"document.id": ...}}."""
     out: dict[int, dict[str, Any]] = {}
+    head = prefix + "."
     for key, value in attrs.items():
-        if not key.startswith(prefix + "."):
+        if not key.startswith(head):
             continue
-        index, _, rest = key[len(prefix) + 1 :].partition(".")
+        index, _, rest = key[len(head) :].partition(".")
         if index.isdigit() and rest:
             out.setdefault(int(index), {})[rest] = value
     return dict(sorted(out.items()))

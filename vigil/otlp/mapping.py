@@ -23,6 +23,7 @@ GENAI_OPERATIONS = {
     "execute_tool": "tool", "invoke_agent": "chain", "create_agent": "chain",
     "retrieval": "retriever",
 }  # fmt: skip
+_NUMBER = (int, float)  # a tuple: `int | float` builds a new union object at every call
 TEXT_KEYS = ("input", "question", "query", "prompt", "content", "text", "output", "answer")
 
 
@@ -122,7 +123,7 @@ def _kind(attrs: dict[str, Any]) -> str:
 
 def _fields(attrs: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     """The fields Vigil evaluates, from whichever convention the span uses."""
-    genai = any(k.startswith("gen_ai.") for k in attrs) or any(
+    genai = any(k[:7] == "gen_ai." for k in attrs) or any(
         e["name"].startswith("gen_ai.") for e in events
     )
     out: dict[str, Any] = {
@@ -172,14 +173,14 @@ def _str(value: Any) -> str | None:
 def _int(attrs: dict[str, Any], *keys: str) -> int | None:
     for key in keys:
         value = attrs.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, _NUMBER) and not isinstance(value, bool) and value >= 0:
             return int(value)
     return None
 
 
 def _float(attrs: dict[str, Any], key: str) -> float | None:
     value = attrs.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBER) and not isinstance(value, bool):
         return float(value)
     return None
 
