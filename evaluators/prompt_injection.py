@@ -28,10 +28,10 @@ class PromptInjection(Evaluator):
     needs: ClassVar[frozenset[Need]] = frozenset({"question"})  # chunks are scanned if present
 
     def score(self, traces: Sequence[Trace]) -> list[Score]:
-        return [_heuristic(t) for t in traces]
+        return [heuristic_score(t) for t in traces]
 
 
-def _heuristic(trace: Trace) -> Score:
+def heuristic_score(trace: Trace) -> Score:
     """Scan the question, then every chunk in rank order, with the pattern set."""
     found: list[tuple[dict[str, Any], Hit]] = [
         ({"location": "question"}, hit) for hit in find_injections(trace.input or "")
@@ -46,7 +46,7 @@ def _heuristic(trace: Trace) -> Score:
     high = any(hit.confidence == "high" for _, hit in found)
     places: dict[str, list[str]] = {}
     for where, hit in found:
-        tactics = places.setdefault(_place(where), [])
+        tactics = places.setdefault(describe_location(where), [])
         if hit.tactic not in tactics:
             tactics.append(hit.tactic)
     summary = "; ".join(f"{place}: {', '.join(tactics)}" for place, tactics in places.items())
@@ -67,7 +67,7 @@ def _heuristic(trace: Trace) -> Score:
     return Score.scored(0.0 if high else 0.5, explanation, hits=hits)
 
 
-def _place(where: dict[str, Any]) -> str:
+def describe_location(where: dict[str, Any]) -> str:
     if where["location"] == "question":
         return "the question"
     doc = f" ({where['document_id']})" if where.get("document_id") else ""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
-from evaluators import DEFAULT_EVALUATORS, Resources, build
+from evaluators import DEFAULT_EVALUATORS, build
 from flows import detection
 from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_batch
 from flows.resources import build_resources, naming_resources

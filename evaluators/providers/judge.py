@@ -149,7 +149,10 @@ class LLMJudge:
 
     def feedback(self, name: str, /, **arguments: Any) -> tuple[float, dict[str, Any]]:
         """TruLens's ``<name>_with_cot_reasons`` (``groundedness``: the statement-by-statement
-        measure); the score in [0, 1] and TruLens's reasons."""
+        measure); the score in [0, 1] and TruLens's reasons. ``rubric`` is Vigil's own prompt:
+        :meth:`rubric` with these arguments."""
+        if name == "rubric":
+            return self.rubric(**arguments)
         method = f"{'groundedness_measure' if name == 'groundedness' else name}_with_cot_reasons"
         function = getattr(self.provider, method, None)
         if name.startswith("_") or function is None:
@@ -157,9 +160,22 @@ class LLMJudge:
         if "groundedness" in method:
             arguments["groundedness_configs"] = NO_SPLIT
         value, reasons = function(**arguments)
-        if not 0.0 <= value <= 1.0:  # also NaN, and TruLens's "unparsable" sentinel -1
-            raise JudgeReplyError(f"the judge's {name} reply gave no score in range: {value}")
-        return float(value), dict(reasons)
+        return _in_range(name, value, reasons)
+
+    def rubric(
+        self, system: str, user: str, *, min_score: int = 0, max_score: int = 3
+    ) -> tuple[float, dict[str, Any]]:
+        """A custom rubric (for what TruLens has no feedback for), asked like TruLens's
+        ``*_with_cot_reasons``: the same request path (structured output, limits, retries,
+        budget), a reply of criteria, supporting evidence and a score from ``min_score`` to
+        ``max_score``, normalised to [0, 1]; the reasons as TruLens gives them."""
+        value, reasons = self.provider.generate_score_and_reasons(
+            system_prompt=system,
+            user_prompt=user,
+            min_score_val=min_score,
+            max_score_val=max_score,
+        )
+        return _in_range("rubric", value, reasons)
 
     def _complete(self, messages: list[dict[str, Any]], schema: type[BaseModel] | None) -> str:
         if messages[0].get("content") == Groundedness.sentences_splitter_prompt:
@@ -226,6 +242,12 @@ class LLMJudge:
             return after if after <= MAX_RETRY_AFTER_S else None
         ceiling = min(MAX_BACKOFF_S, self.backoff_s * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _in_range(name: str, value: float, reasons: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    if not 0.0 <= value <= 1.0:  # also NaN, and TruLens's "unparsable" sentinel -1
+        raise JudgeReplyError(f"the judge's {name} reply gave no score in range: {value}")
+    return float(value), dict(reasons)
 
 
 def _transient(err: Exception) -> bool:
