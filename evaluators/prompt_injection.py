@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from evaluators.base import Evaluator, Need
+from evaluators.injection_scan import find_injections
 from evaluators.registry import register
-from evaluators.safety_patterns import Hit, find_injections
+from evaluators.safety_patterns import Hit
 from vigil.models import Score, Trace
 
 MAX_HITS = 20  # kept in metadata; the explanation and the value use all of them

@@ -225,13 +225,15 @@ class LLMJudge:
             self.usage.add(*_tokens(message, messages))
             return result
 
-    def _pace(self) -> None:
-        """Start requests evenly spaced, under the rate limit, with no bursts."""
+    def _pace(self) -> float:
+        """Start requests evenly spaced, under the rate limit, with no bursts. Returns the
+        (monotonic) time this request's slot began."""
         with self._pace_lock:
             now = time.monotonic()
             start = max(now, self._next_start)
             self._next_start = start + self._interval
         time.sleep(start - now)
+        return start
 
     def _retry_delay(self, err: Exception, attempt: int) -> float | None:
         """Seconds to wait before retrying, or None when the error is final."""

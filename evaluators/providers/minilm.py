@@ -35,20 +35,24 @@ class MiniLMProvider(Provider):
         self._embeddings = embeddings
 
     # -- embeddings -----------------------------------------------------------------
+    # The cache is read into a local first: each ``self._cache`` goes through pydantic's
+    # __getattr__, which cost as much as the groundedness arithmetic on a warm cache.
     def warm(self, texts: Iterable[str]) -> None:
         """Embed, in one batch, the texts not cached yet."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        cache = self._cache
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
         if not missing:
             return
         vectors = np.asarray(self._embeddings.embed_documents(missing), dtype=np.float32)
         for text, vec in zip(missing, vectors, strict=True):
-            self._cache[text] = vec
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            cache[text] = vec
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.warm(texts)
-        return np.stack([self._cache[t] for t in texts])
+        cache = self._cache
+        return np.stack([cache[t] for t in texts])
 
     # -- feedback functions -----------------------------------------------------------
     def relevance(self, prompt: str, response: str) -> float:

@@ -4,9 +4,7 @@ OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 from trulens.feedback.generated import ParseError
@@ -16,10 +14,9 @@ from evaluators.judge_pii_leak import JudgePIILeak
 from evaluators.judge_prompt_injection import JudgePromptInjection, fence
 from evaluators.pii_leak import PIILeak
 from evaluators.prompt_injection import PromptInjection
-from evaluators.providers.judge import build_judge
+from tests.fakes.judge import judged
 from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.models import Retrieval, Score, Trace
-from vigil.settings import Settings
 
 QUESTION = "How long is the warranty?"
 BENIGN = "The warranty period is two years from the date of purchase."
@@ -46,24 +43,6 @@ def trace(
         output=answer,
         retrievals=retrievals,
     )
-
-
-@contextmanager
-def judged(
-    settings: dict[str, Any] | None = None, **fake: Any
-) -> Iterator[tuple[FakeOpenAIServer, Resources]]:
-    with FakeOpenAIServer(**fake) as server:
-        judge = build_judge(
-            Settings(
-                judge_provider="openai_compatible",
-                judge_model="fake-judge",
-                judge_base_url=server.base_url,
-                **(settings or {}),
-            )
-        )
-        assert judge is not None
-        judge.backoff_s = 0.01
-        yield server, Resources(provider=None, judge=judge)
 
 
 def messages(fake: FakeOpenAIServer, n: int = -1) -> tuple[str, str]:
