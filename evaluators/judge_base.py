@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from evaluators.base import Evaluator, Judge
-from vigil.models import Score, Trace
+from vigil.models import NOT_ATTEMPTED, Score, Trace
 
 NO_JUDGE = (
     "no LLM judge configured: set VIGIL_JUDGE_PROVIDER (openai, openai_compatible or ollama) "
@@ -66,7 +66,7 @@ class JudgeEvaluator(Evaluator):
             mine, results = results[: len(calls)], results[len(calls) :]
             failure = next((r for r in mine if isinstance(r, Exception)), None)
             if failure is not None:
-                out.append(Score.error(_message(failure)))
+                out.append(_failure(failure))
             elif not mine:
                 out.append(Score.skipped("nothing to judge in this trace"))
             else:
@@ -93,7 +93,10 @@ def run_concurrently(
         return list(pool.map(attempt, calls))
 
 
-def _message(err: Exception) -> str:
+def _failure(err: Exception) -> Score:
+    """An error score; one for a spent budget says the trace was not attempted at all."""
     from evaluators.providers.judge import BudgetExceeded  # lazily: TruLens loads for seconds
 
-    return str(err) if isinstance(err, BudgetExceeded) else f"{type(err).__name__}: {err}"
+    if isinstance(err, BudgetExceeded):
+        return Score.error(str(err), **{NOT_ATTEMPTED: True})
+    return Score.error(f"{type(err).__name__}: {err}")

@@ -1,7 +1,10 @@
-"""The ``evaluate-window`` flow: score the unscored traces of a window, then detect.
+"""The ``evaluate-window`` flow: score the sampled, unscored traces of a window, then detect.
 
 Scheduled runs get no parameters: the window is the last complete one before the run's
 scheduled time, after a grace period for late traces. Backfills pass explicit windows.
+Each app's traces are picked by its sampling policy (:mod:`vigil.sampling`) and evaluated
+in batches claimed with ``FOR UPDATE SKIP LOCKED`` (:mod:`vigil.store.claims`), so runs
+over overlapping windows split the work, and a killed run leaves no half-written batch.
 """
 
 from __future__ import annotations
@@ -10,48 +13,64 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from evaluators import DEFAULT_EVALUATORS, build
-from flows import detection
-from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_batch
+from flows import detection, planning
+from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_claimed, keys
+from flows.planning import AppPlan
 from flows.resources import build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
-from vigil.settings import load_settings
-from vigil.store import runs, spans, traces
+from vigil.sampling import SamplingPolicy
+from vigil.settings import Settings, load_settings
+from vigil.store import runs, sampling, spans
 
 
 def _conn() -> Conn:
     return connect(database_url(load_settings(), start=False), autocommit=True)
 
 
-@task(name="select-traces", retries=2, retry_delay_seconds=5)
-def select_traces(window: Window, evaluator_names: list[str], app: str | None) -> list[str]:
+def _app_settings(settings: Settings, policy: SamplingPolicy) -> Settings:
+    """Settings whose judge budget is the app's policy's."""
+    return settings.model_copy(
+        update={
+            "judge_max_tokens_per_run": policy.judge_max_tokens,
+            "judge_max_cost_usd_per_run": policy.judge_max_cost_usd,
+        }
+    )
+
+
+@task(name="plan-app", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def plan_app_task(
+    window: Window, app: str, evaluator_names: list[str], run_id: int, sample_rate: float | None
+) -> AppPlan:
     settings = load_settings()
-    ev = build(evaluator_names, naming_resources(settings))
+    evaluator_keys = keys(build(evaluator_names, naming_resources(settings)))
     with _conn() as conn:
-        spans.complete_quiet_traces(conn, settings.trace_grace_s)
-        return traces.select_unscored(
-            conn,
-            window[0],
-            window[1],
-            [(e.name, e.version) for e in ev],
-            app=app,
-            sample_rate=settings.sample_rate,
+        plan = planning.plan_app(
+            conn, settings, app, window, evaluator_keys, run_id, sample_rate=sample_rate
+        )
+        runs.add_total(conn, run_id, len(plan.trace_ids))
+    return plan
+
+
+@task(name="evaluate-batch", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def evaluate_batch_task(
+    ids: list[str], evaluator_names: list[str], run_id: int, policy: SamplingPolicy
+) -> BatchOutcome:
+    settings = _app_settings(load_settings(), policy)
+    url = database_url(settings, start=False)
+    with connect(url, autocommit=True) as conn, connect(url) as lock_conn:
+        evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
+        return evaluate_claimed(
+            conn, lock_conn, ids, evaluators, run_id, settings.eval_max_attempts
         )
 
 
-@task(name="evaluate-batch", retries=1, retry_delay_seconds=5)
-def evaluate_batch_task(ids: list[str], evaluator_names: list[str], run_id: int) -> BatchOutcome:
-    settings = load_settings()
-    with _conn() as conn:
-        evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
-        return evaluate_batch(conn, ids, evaluators, run_id)
-
-
-@task(name="detect-regressions", retries=2, retry_delay_seconds=5)
+@task(name="detect-regressions", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def detect_task(end: datetime, app: str | None, run_id: int) -> list[int]:
     settings = load_settings()
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
@@ -73,14 +92,17 @@ def evaluate_window(
     app: str | None = None,
     evaluators: list[str] | None = None,
     kind: Literal["window", "backfill", "adhoc"] = "window",
+    sample_rate: float | None = None,
 ) -> dict[str, Any]:
-    """Score every sampled, unscored trace in [start, end), then look for regressions."""
+    """Score the traces of [start, end) that each app's sampling policy picks and that are
+    not scored yet, then look for regressions. ``sample_rate`` overrides the policies' rate."""
     logger = get_run_logger()
     settings = load_settings()
     names = list(evaluators or DEFAULT_EVALUATORS)
     window = _resolve_window(start, end, settings.window_minutes, settings.grace_minutes)
-    ids = select_traces(window, names, app)
     with _conn() as conn:
+        spans.complete_quiet_traces(conn, settings.trace_grace_s)
+        apps = sampling.window_apps(conn, *window, app)
         run_id = runs.start_run(
             conn,
             kind=kind,
@@ -89,26 +111,29 @@ def evaluate_window(
             evaluators=names,
             app=app,
             flow_run_id=str(flow_run.id) if flow_run.id else None,
-            traces_total=len(ids),
         )
-    logger.info("window %s .. %s: %d traces to evaluate", *window_iso(window), len(ids))
-    total = EMPTY
+    logger.info("window %s .. %s: %d app(s) with traces", *window_iso(window), len(apps))
+    total, notes = EMPTY, []
     try:
-        for batch in chunks(ids, settings.batch_size):
-            total = total + evaluate_batch_task(batch, names, run_id)
+        for name in apps:
+            outcome, note = _evaluate_app(window, name, names, run_id, sample_rate, logger)
+            total = total + outcome
+            notes += [note] if note else []
         found = detect_task(window[1], app, run_id)
     except BaseException as err:
         with _conn() as conn:
             runs.finish_run(conn, run_id, "failed", f"{type(err).__name__}: {err}")
         raise
+    message = "; ".join([*notes, f"{len(found)} regression(s)"])
     with _conn() as conn:
-        runs.finish_run(conn, run_id, "completed", f"{len(found)} regression(s)")
+        runs.finish_run(conn, run_id, "completed", message)
     logger.info(
-        "scored %d, skipped %d, errors %d; regressions: %s",
+        "scored %d, skipped %d, errors %d, judge $%.4f; %s",
         total.scored,
         total.skipped,
         total.errors,
-        found or "none",
+        total.cost_usd,
+        message,
     )
     return {
         "run_id": run_id,
@@ -116,8 +141,41 @@ def evaluate_window(
         "scored": total.scored,
         "skipped": total.skipped,
         "errors": total.errors,
+        "cost_usd": total.cost_usd,
         "regressions": found,
+        "message": message,
     }
+
+
+def _evaluate_app(
+    window: Window,
+    app: str,
+    names: list[str],
+    run_id: int,
+    sample_rate: float | None,
+    logger: Any,
+) -> tuple[BatchOutcome, str | None]:
+    """One app's picks, batch by batch; then one more pass over the traces another run held
+    (finished by it meanwhile, or free again if it died). Stops at the judge budget."""
+    size = load_settings().batch_size
+    plan = plan_app_task(window, app, names, run_id, sample_rate)
+    logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
+    total, todo = EMPTY, plan.trace_ids
+    for _ in range(2):  # the second pass takes what another run held during the first
+        held: list[str] = []
+        for batch in chunks(todo, size):
+            outcome = evaluate_batch_task(batch, names, run_id, plan.policy)
+            total, held = total + outcome, held + list(outcome.busy)
+            if total.budget_spent:
+                left = len(plan.trace_ids) - total.traces
+                return total, (
+                    f"{app}: judge budget reached ({total.judge_tokens:,} tokens, "
+                    f"${total.cost_usd:.4f}); took no new traces, {left} left for the next run"
+                )
+        todo = held
+    if todo:
+        return total, f"{app}: {len(todo)} traces left to a concurrent run"
+    return total, None
 
 
 def _resolve_window(

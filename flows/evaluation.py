@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from evaluators import Evaluator
 from vigil.db.types import Conn
-from vigil.store import runs, scores, traces
+from vigil.store import claims, runs, scores, traces
 from vigil.store.scores import ScoreRow
 
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    traces: int
-    scored: int
-    skipped: int
-    errors: int
+    traces: int = 0
+    scored: int = 0
+    skipped: int = 0
+    errors: int = 0
+    judge_tokens: int = 0
+    cost_usd: float = 0.0
+    budget_spent: bool = False  # the judge budget ran out: some traces were not attempted
+    busy: tuple[str, ...] = field(default=())  # held by another run when this one came
 
     def __add__(self, other: BatchOutcome) -> BatchOutcome:
         return BatchOutcome(
@@ -24,10 +29,14 @@ class BatchOutcome:
             self.scored + other.scored,
             self.skipped + other.skipped,
             self.errors + other.errors,
+            self.judge_tokens + other.judge_tokens,
+            self.cost_usd + other.cost_usd,
+            self.budget_spent or other.budget_spent,
+            self.busy + other.busy,
         )
 
 
-EMPTY = BatchOutcome(0, 0, 0, 0)
+EMPTY = BatchOutcome()
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -35,32 +44,50 @@ def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(items[i : i + size])
 
 
+def keys(evaluators: Sequence[Evaluator]) -> list[tuple[str, str]]:
+    return [(e.name, e.version) for e in evaluators]
+
+
 def evaluate_batch(
     conn: Conn,
     trace_ids: list[str],
     evaluators: Sequence[Evaluator],
     run_id: int | None,
+    max_attempts: int = 3,
 ) -> BatchOutcome:
     """Score a batch of traces with each evaluator that has not scored them yet.
 
     Scores and the run's progress are written in one transaction: a killed worker leaves
     either the whole batch or nothing, and a re-run scores exactly what is missing. Takes an
-    autocommit connection, so that no transaction stays open while the model runs.
+    autocommit connection, so that no transaction stays open while the model runs. Scores
+    the judge could not attempt because the run's budget is spent are not stored: the
+    traces stay new for the next run.
     """
     loaded = {t.id: t for t in traces.load_traces(conn, trace_ids)}
+    judge = next((e.resources.judge for e in evaluators if e.resources.judge), None)
+    spent_before = _spend(judge)
     rows: list[ScoreRow] = []
+    budget_spent = False
     for ev in evaluators:
-        todo = scores.needing_score(conn, list(loaded), ev.name, ev.version)
+        todo = scores.needing_score(conn, list(loaded), ev.name, ev.version, max_attempts)
         batch = [loaded[i] for i in trace_ids if i in todo]
         if not batch:
             continue
         for trace, score in zip(batch, ev.evaluate(batch), strict=True):
+            if score.not_attempted:
+                budget_spent = True
+                continue
             rows.append(ScoreRow(trace.id, trace.app, trace.start_time, ev.name, ev.version, score))
+    (tokens_now, cost_now), (tokens_before, cost_before) = _spend(judge), spent_before
+    tokens, cost = tokens_now - tokens_before, cost_now - cost_before
     outcome = BatchOutcome(
         traces=len(loaded),
         scored=sum(r.score.status == "scored" for r in rows),
         skipped=sum(r.score.status == "skipped" for r in rows),
         errors=sum(r.score.status == "error" for r in rows),
+        judge_tokens=int(tokens),
+        cost_usd=cost,
+        budget_spent=budget_spent,
     )
     with conn.transaction():
         scores.upsert_scores(conn, rows, run_id)
@@ -72,5 +99,41 @@ def evaluate_batch(
                 scored=outcome.scored,
                 skipped=outcome.skipped,
                 errors=outcome.errors,
+                cost_usd=outcome.cost_usd,
+                judge_tokens=outcome.judge_tokens,
             )
     return outcome
+
+
+def evaluate_claimed(
+    conn: Conn,
+    lock_conn: Conn,
+    trace_ids: list[str],
+    evaluators: Sequence[Evaluator],
+    run_id: int | None,
+    max_attempts: int = 3,
+) -> BatchOutcome:
+    """Claim the traces of ``trace_ids`` that no other run holds and that still need a
+    score, and evaluate them (see :mod:`vigil.store.claims`).
+
+    ``lock_conn`` holds the claim locks in a transaction while ``conn`` (autocommit)
+    evaluates and commits the scores, which happens before the locks are released: a run
+    that claims next sees the scores. The ids another run holds come back in ``busy``.
+    """
+    with lock_conn.transaction():
+        mine = claims.claim(
+            lock_conn, trace_ids, keys(evaluators), limit=len(trace_ids), max_attempts=max_attempts
+        )
+        # needed but not claimable: another run holds them
+        rest = [i for i in trace_ids if i not in set(mine)]
+        busy = tuple(claims.still_missing(lock_conn, rest, keys(evaluators), max_attempts))
+        if not mine:
+            return BatchOutcome(busy=busy)
+        outcome = evaluate_batch(conn, mine, evaluators, run_id, max_attempts)
+    return outcome + BatchOutcome(busy=busy)
+
+
+def _spend(judge: Any) -> tuple[float, float]:
+    """Tokens and dollars the judge has spent so far (0 without a judge)."""
+    usage = getattr(judge, "usage", None)
+    return (float(usage.tokens), float(usage.cost_usd)) if usage is not None else (0.0, 0.0)

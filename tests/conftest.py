@@ -20,7 +20,10 @@ from vigil.db.embedded import EmbeddedServer
 from vigil.db.types import Conn
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TABLES = "review_events, review_items, regressions, scores, eval_runs, retrievals, spans, traces"
+TABLES = (
+    "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
+    " eval_runs, retrievals, spans, traces"
+)
 
 
 def free_port() -> int:

@@ -102,6 +102,9 @@ class Trace(BaseModel):
 ScoreStatus = Literal["scored", "skipped", "error"]
 
 
+NOT_ATTEMPTED = "not_attempted"
+
+
 class Score(BaseModel):
     """An evaluator's judgement of one trace.
 
@@ -157,5 +160,11 @@ class Score(BaseModel):
         return cls(status="skipped", explanation=reason)
 
     @classmethod
-    def error(cls, message: str) -> Score:
-        return cls(status="error", explanation=message)
+    def error(cls, message: str, **metadata: Any) -> Score:
+        return cls(status="error", explanation=message, metadata=metadata)
+
+    @property
+    def not_attempted(self) -> bool:
+        """An error that says the trace was not evaluated at all (the run's judge budget was
+        spent before it): never stored, so the next run takes the trace as new."""
+        return self.status == "error" and bool(self.metadata.get(NOT_ATTEMPTED))

@@ -45,7 +45,15 @@ class Settings(BaseSettings):
     window_minutes: int = Field(15, description="Length of a scheduled evaluation window.")
     grace_minutes: int = Field(5, description="Wait for late traces before a window is evaluated.")
     batch_size: int = Field(64, description="Traces per evaluation task.")
-    sample_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of traces evaluated.")
+    sample_rate: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of traces evaluated, for apps without a policy (`vigil sampling`).",
+    )
+    eval_max_attempts: int = Field(
+        3, ge=1, description="Tries of an evaluator on a trace before its error is final."
+    )
     detect_window_hours: int = Field(24, description="Window the regression rule looks at.")
     baseline_days: int = Field(7, description="Baseline the window is compared with.")
     review_per_regression: int = Field(20, description="Worst traces queued per regression.")

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from vigil import orchestration
 from vigil.cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
+from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import Settings
 from vigil.store import runs
@@ -41,8 +42,19 @@ def _utc(ts: datetime) -> datetime:
     "--evaluator",
     "evaluators",
     multiple=True,
-    help="Evaluator to run (repeatable; default: the default set, marked * by "
-    "`vigil evaluators`).",
+    help="Evaluator to run (repeatable; default: the default set, marked * by `vigil evaluators`).",
+)
+@click.option(
+    "--sample-rate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Share of traces to take by hash, instead of each app's policy rate (its always-"
+    "include rules and cap still apply; see `vigil sampling`).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print how many traces would be evaluated and the judge cost estimate; run nothing.",
 )
 @click.option(
     "--local",
@@ -55,6 +67,8 @@ def backfill(
     end: datetime,
     app: str | None,
     evaluators: tuple[str, ...],
+    sample_rate: float | None,
+    dry_run: bool,
     local: bool,
     home: str | None,
     db_url: str | None,
@@ -76,10 +90,14 @@ def backfill(
         "end": end.isoformat(),
         "app": app,
         "evaluators": list(evaluators) or None,
+        "sample_rate": sample_rate,
     }
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
         migrate(conn)
+        if dry_run:
+            click.echo(_dry_run(conn, settings, start, end, app, list(evaluators), sample_rate))
+            return
     result = run_backfill(settings, url, params, local=local, days=_days(start, end))
     click.echo(result)
 
@@ -136,6 +154,7 @@ def _run_local(params: dict[str, Any], tick: Any) -> str:
                     end=datetime.fromisoformat(params["end"]),
                     app=params["app"],
                     evaluators=params["evaluators"],
+                    sample_rate=params["sample_rate"],
                 )
             )
         except BaseException as err:  # re-raised in the main thread
@@ -151,12 +170,62 @@ def _run_local(params: dict[str, Any], tick: Any) -> str:
     return "local run completed"
 
 
+def _dry_run(
+    conn: Conn,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    app: str | None,
+    names: list[str],
+    sample_rate: float | None,
+) -> str:
+    """What the backfill would evaluate and what its judge calls would cost."""
+    from evaluators import DEFAULT_EVALUATORS, build
+    from evaluators.judge_base import JudgeEvaluator
+    from flows.planning import CHARS_PER_TOKEN, PROMPT_TOKENS, REPLY_TOKENS, estimate
+    from flows.resources import naming_resources
+    from flows.windows import days
+
+    built = build(names or list(DEFAULT_EVALUATORS), naming_resources(settings))
+    judged = [e for e in built if isinstance(e, JudgeEvaluator) and e.resources.judge]
+    found = estimate(
+        conn,
+        settings,
+        list(days(start, end)),
+        app,
+        [(e.name, e.version) for e in built],
+        len(judged),
+        sample_rate,
+    )
+    why = ", ".join(f"{n} {r}" for r, n in sorted(found.reasons.items())) or "none"
+    lines = [
+        f"dry run: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, "
+        f"{_days(start, end)} day(s), evaluators: {', '.join(e.name for e in built)}",
+        f"  {found.traces} complete traces in range ({found.incomplete} not complete yet)",
+        f"  {found.picked} to evaluate, picked by the sampling policies and not scored yet ({why})",
+    ]
+    if not judged:
+        lines.append("  judge cost: $0 (local evaluators only, no judge calls)")
+    else:
+        cost = "unknown: set VIGIL_JUDGE_INPUT_USD_PER_MTOK and VIGIL_JUDGE_OUTPUT_USD_PER_MTOK"
+        if found.cost_usd is not None:
+            cost = f"about ${found.cost_usd:,.2f}"
+        lines += [
+            f"  judge: {found.judge_calls:,} calls, about {found.judge_tokens:,} tokens; "
+            f"cost {cost}",
+            f"  (estimate: the trace's text at {CHARS_PER_TOKEN} characters a token plus "
+            f"{PROMPT_TOKENS} prompt tokens in, {REPLY_TOKENS} out, per call)",
+        ]
+    lines.append("nothing was run; drop --dry-run to start")
+    return "\n".join(lines)
+
+
 def _summary(url: str, since: datetime) -> str:
     with connect(url, autocommit=True) as conn:
         t = runs.totals_since(conn, since)
     return (
         f"{t['traces']} traces, {t['scored']} scored, {t['skipped']} skipped, "
-        f"{t['errors']} errors, {t['regressions']} regression(s) found"
+        f"{t['errors']} errors, judge ${t['cost_usd']:.4f}, {t['regressions']} regression(s) found"
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from vigil.db import connect, database_url, migrate
+from vigil.db.types import Conn
 from vigil.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,3 +45,10 @@ def settings_from(home: str | None, db_url: str | None, **more: Any) -> Settings
     if settings.database_url:
         os.environ["VIGIL_DATABASE_URL"] = settings.database_url
     return settings
+
+
+def open_db(home: str | None, db_url: str | None) -> Conn:
+    """An autocommit connection to the migrated database (the embedded one starts if needed)."""
+    conn = connect(database_url(settings_from(home, db_url), start=True), autocommit=True)
+    migrate(conn)
+    return conn

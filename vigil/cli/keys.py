@@ -6,16 +6,8 @@ import getpass
 
 import click
 
-from vigil.cli.common import settings_from, settings_options
-from vigil.db import connect, database_url, migrate
-from vigil.db.types import Conn
+from vigil.cli.common import open_db, settings_options
 from vigil.store import keys as key_store
-
-
-def _conn(home: str | None, db_url: str | None) -> Conn:
-    conn = connect(database_url(settings_from(home, db_url), start=True), autocommit=True)
-    migrate(conn)
-    return conn
 
 
 @click.group()
@@ -28,7 +20,7 @@ def keys() -> None:
 @settings_options
 def create(app: str, home: str | None, db_url: str | None) -> None:
     """Create a key for APP and print it (only this once: it is stored hashed)."""
-    with _conn(home, db_url) as conn:
+    with open_db(home, db_url) as conn:
         record, token = key_store.create_key(conn, app, getpass.getuser())
     click.echo(token)
     click.echo(f"key {record.prefix} for app {record.app!r}: send it as "
@@ -39,7 +31,7 @@ def create(app: str, home: str | None, db_url: str | None) -> None:
 @settings_options
 def list_cmd(home: str | None, db_url: str | None) -> None:
     """List keys (prefix, app, who created them, revoked or not)."""
-    with _conn(home, db_url) as conn:
+    with open_db(home, db_url) as conn:
         rows = key_store.list_keys(conn)
     if not rows:
         click.echo("no keys; create one with `vigil keys create --app NAME`")
@@ -53,6 +45,6 @@ def list_cmd(home: str | None, db_url: str | None) -> None:
 @settings_options
 def revoke(prefix: str, home: str | None, db_url: str | None) -> None:
     """Revoke the key with PREFIX (receivers refuse it within VIGIL_OTLP_KEY_CACHE_S)."""
-    with _conn(home, db_url) as conn:
+    with open_db(home, db_url) as conn:
         record = key_store.revoke_key(conn, prefix, getpass.getuser())
     click.echo(f"revoked key {record.prefix} of app {record.app!r}")

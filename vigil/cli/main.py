@@ -7,7 +7,7 @@ import sys
 import click
 
 import vigil
-from vigil.cli import backfill, database, ingest, keys, otlp, platform
+from vigil.cli import backfill, database, ingest, keys, otlp, platform, runs, sampling
 from vigil.errors import VigilError
 
 EPILOG = """
@@ -42,6 +42,9 @@ cli.add_command(platform.demo)
 cli.add_command(keys.keys)
 cli.add_command(otlp.serve_otlp)
 cli.add_command(otlp.prices)
+cli.add_command(sampling.sampling)
+cli.add_command(runs.runs)
+cli.add_command(runs.evaluate)
 
 
 def main() -> None:

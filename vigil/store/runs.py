@@ -39,17 +39,28 @@ def add_progress(
     skipped: int,
     errors: int,
     cost_usd: float = 0.0,
+    judge_tokens: int = 0,
 ) -> None:
     conn.execute(
         "UPDATE eval_runs SET traces_done = traces_done + %s, scored = scored + %s,"
-        " skipped = skipped + %s, errors = errors + %s, cost_usd = cost_usd + %s WHERE id = %s",
-        (done, scored, skipped, errors, cost_usd, run_id),
+        " skipped = skipped + %s, errors = errors + %s, cost_usd = cost_usd + %s,"
+        " judge_tokens = judge_tokens + %s, updated_at = now() WHERE id = %s",
+        (done, scored, skipped, errors, cost_usd, judge_tokens, run_id),
+    )
+
+
+def add_total(conn: Conn, run_id: int, traces: int) -> None:
+    """Traces a run has picked (it picks app by app)."""
+    conn.execute(
+        "UPDATE eval_runs SET traces_total = traces_total + %s, updated_at = now() WHERE id = %s",
+        (traces, run_id),
     )
 
 
 def finish_run(conn: Conn, run_id: int, status: str, message: str | None = None) -> None:
     conn.execute(
-        "UPDATE eval_runs SET status = %s, message = %s, finished_at = now() WHERE id = %s",
+        "UPDATE eval_runs SET status = %s, message = %s, finished_at = now(), updated_at = now()"
+        " WHERE id = %s",
         (status, message, run_id),
     )
 
@@ -57,7 +68,8 @@ def finish_run(conn: Conn, run_id: int, status: str, message: str | None = None)
 def recent_runs(conn: Conn, limit: int = 20) -> list[dict]:
     return conn.execute(
         "SELECT id, kind, app, window_start, window_end, status, traces_total, traces_done,"
-        " scored, skipped, errors, cost_usd, started_at, finished_at, message"
+        " scored, skipped, errors, cost_usd, judge_tokens, evaluators, started_at, finished_at,"
+        " updated_at, message, flow_run_id"
         " FROM eval_runs ORDER BY started_at DESC, id DESC LIMIT %s",
         (limit,),
     ).fetchall()
@@ -91,6 +103,7 @@ def totals_since(conn: Conn, since: datetime) -> dict:
         """
         SELECT coalesce(sum(traces_done), 0) AS traces, coalesce(sum(scored), 0) AS scored,
                coalesce(sum(skipped), 0) AS skipped, coalesce(sum(errors), 0) AS errors,
+               coalesce(sum(cost_usd), 0) AS cost_usd,
                (SELECT count(DISTINCT r.id) FROM regressions r
                  JOIN eval_runs e ON e.id = r.run_id WHERE e.started_at >= %(since)s)
                  AS regressions

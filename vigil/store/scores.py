@@ -92,6 +92,28 @@ def status_counts(conn: Conn) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
+def missing_score_sql(trace_id: str) -> str:
+    """SQL predicate: the trace ``trace_id`` (a column) misses a final score from one of the
+    evaluators in the named parameters ``names`` and ``versions`` (parallel arrays): it has
+    none, or an error tried fewer than ``max_attempts`` times."""
+    return f"""EXISTS (
+        SELECT 1 FROM unnest(%(names)s::text[], %(versions)s::text[]) AS e(name, version)
+        WHERE NOT EXISTS (
+          SELECT 1 FROM scores s
+          WHERE s.trace_id = {trace_id} AND s.evaluator = e.name
+            AND s.evaluator_version = e.version
+            AND (s.status <> 'error' OR s.attempts >= %(max_attempts)s)))"""
+
+
+def missing_params(evaluators: list[tuple[str, str]], max_attempts: int) -> dict[str, object]:
+    """The parameters :func:`missing_score_sql` names."""
+    return {
+        "names": [n for n, _ in evaluators],
+        "versions": [v for _, v in evaluators],
+        "max_attempts": max_attempts,
+    }
+
+
 def needing_score(
     conn: Conn,
     trace_ids: list[str],

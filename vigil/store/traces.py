@@ -9,6 +9,8 @@ from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Span, Trace
+from vigil.store.sampling import HASH_SQL
+from vigil.store.scores import missing_params, missing_score_sql
 
 TRACE_COLUMNS = (
     "id, app, start_time, end_time, latency_ms, input, output, model, prompt_version, segment,"
@@ -93,10 +95,7 @@ def sample_clause(rate: float) -> str:
 
     The same trace is always in or out for a given rate, so re-runs pick the same traces.
     """
-    if rate >= 1.0:
-        return "TRUE"
-    threshold = int(rate * 2**32)
-    return f"('x' || substr(md5(t.id), 1, 8))::bit(32)::bigint < {threshold}"
+    return "TRUE" if rate >= 1.0 else f"{HASH_SQL} < {float(rate)!r}"
 
 
 def select_unscored(
@@ -113,30 +112,20 @@ def select_unscored(
 
     A score in status ``error`` is retried until it has been attempted ``max_attempts`` times.
     """
-    names = [name for name, _ in evaluators]
-    versions = [version for _, version in evaluators]
     rows = conn.execute(
         f"""
         SELECT t.id FROM traces t
         WHERE t.start_time >= %(start)s AND t.start_time < %(end)s AND t.complete
           AND (%(app)s::text IS NULL OR t.app = %(app)s)
           AND {sample_clause(sample_rate)}
-          AND EXISTS (
-            SELECT 1 FROM unnest(%(names)s::text[], %(versions)s::text[]) AS e(name, version)
-            WHERE NOT EXISTS (
-              SELECT 1 FROM scores s
-              WHERE s.trace_id = t.id AND s.evaluator = e.name
-                AND s.evaluator_version = e.version
-                AND (s.status <> 'error' OR s.attempts >= %(max_attempts)s)))
+          AND {missing_score_sql("t.id")}
         ORDER BY t.start_time, t.id
         """,
         {
             "start": start,
             "end": end,
             "app": app,
-            "names": names,
-            "versions": versions,
-            "max_attempts": max_attempts,
+            **missing_params(evaluators, max_attempts),
         },
     ).fetchall()
     return [r["id"] for r in rows]

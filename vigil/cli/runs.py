@@ -1,0 +1,129 @@
+"""``vigil runs``: recent evaluation runs; ``vigil evaluate --trace``: score one trace now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from vigil.cli.common import open_db, settings_from, settings_options
+from vigil.errors import VigilError
+from vigil.models import Score
+from vigil.store import runs as run_store
+from vigil.store import scores, traces
+
+STALLED_AFTER = timedelta(minutes=30)  # a running run with no progress this long is shown so
+
+
+@click.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Runs.")
+@settings_options
+def runs(limit: int, home: str | None, db_url: str | None) -> None:
+    """List recent evaluation runs, newest first: scheduled windows, backfill days and ad
+    hoc runs, with their traces, scores, skips, errors and judge cost."""
+    with open_db(home, db_url) as conn:
+        rows = run_store.recent_runs(conn, limit)
+    if not rows:
+        click.echo("no runs yet: `vigil up` schedules them, `vigil backfill` starts one")
+        return
+    click.echo(
+        f"{'id':>5}  {'kind':8} {'window (UTC)':33} {'status':10} {'traces':>13} "
+        f"{'scored':>7} {'skipped':>7} {'errors':>6} {'judge $':>8}  message"
+    )
+    now = datetime.now(UTC)
+    for r in rows:
+        status = r["status"]
+        if status == "running" and now - r["updated_at"] > STALLED_AFTER:
+            status = "stalled"  # killed, most likely: its claims were released with it
+        window = f"{r['window_start']:%Y-%m-%d %H:%M} .. {r['window_end']:%Y-%m-%d %H:%M}"
+        done = f"{r['traces_done']}/{r['traces_total']}"
+        click.echo(
+            f"{r['id']:>5}  {r['kind']:8} {window:33} {status:10} {done:>13} "
+            f"{r['scored']:>7} {r['skipped']:>7} {r['errors']:>6} {r['cost_usd']:>8.4f}  "
+            f"{r['message'] or ''}"
+        )
+
+
+@click.command()
+@click.option("--trace", "trace_id", required=True, help="Id of the trace to score.")
+@click.option(
+    "--evaluator",
+    "evaluators",
+    multiple=True,
+    help="Evaluator to run (repeatable; default: the default set).",
+)
+@click.option("--no-store", is_flag=True, help="Print the scores without storing them.")
+@settings_options
+def evaluate(
+    trace_id: str, evaluators: tuple[str, ...], no_store: bool, home: str | None, db_url: str | None
+) -> None:
+    """Score one trace now, in this process, and print each evaluator's result.
+
+    The scores are stored unless --no-store; a final score already stored for the same
+    evaluator version is kept (scores are stored once per trace, evaluator and version),
+    and the stored one is what `vigil runs` and the app show.
+    """
+    from evaluators import DEFAULT_EVALUATORS, build
+    from flows.resources import build_resources
+    from vigil.store.scores import ScoreRow
+
+    settings = settings_from(home, db_url)
+    with open_db(home, db_url) as conn:
+        found = traces.load_traces(conn, [trace_id])
+        if not found:
+            raise VigilError(
+                f"no trace with id {trace_id!r} in this database; check the id (the Traces "
+                "page of the app lists them) and --database-url"
+            )
+        trace = found[0]
+        names = list(evaluators or DEFAULT_EVALUATORS)
+        run_id = None
+        if not no_store:
+            run_id = run_store.start_run(
+                conn,
+                kind="adhoc",
+                window_start=trace.start_time,
+                window_end=trace.start_time + timedelta(microseconds=1),
+                evaluators=names,
+                app=trace.app,
+            )
+        built = build(names, build_resources(settings, conn, run_id))
+        rows = [
+            ScoreRow(
+                trace.id, trace.app, trace.start_time, ev.name, ev.version, ev.evaluate([trace])[0]
+            )
+            for ev in built
+        ]
+        for row in rows:
+            click.echo(f"{row.evaluator:24} v{row.evaluator_version:12} {_result(row.score)}")
+        if run_id is None:
+            return
+        with conn.transaction():
+            written = scores.upsert_scores(conn, rows, run_id)
+            run_store.add_progress(
+                conn,
+                run_id,
+                done=1,
+                scored=sum(r.score.status == "scored" for r in rows),
+                skipped=sum(r.score.status == "skipped" for r in rows),
+                errors=sum(r.score.status == "error" for r in rows),
+            )
+            run_store.finish_run(conn, run_id, "completed", f"trace {trace.id}")
+    kept = len(rows) - written
+    click.echo(
+        f"stored {written} score(s)"
+        + (f"; kept {kept} final score(s) already stored for these versions" if kept else ""),
+        err=True,
+    )
+
+
+def _result(score: Score) -> str:
+    if score.status != "scored":
+        return f"{score.status:8} {score.explanation}"
+    if score.value is not None:
+        shown = f"{score.value:.3f}"
+    elif score.measure is not None:
+        shown = f"{score.measure:g} {score.metadata.get('unit', '')}".strip()
+    else:
+        shown = str(score.label)
+    return f"{'scored':8} {shown:10} {(score.explanation or '')[:120]}"
