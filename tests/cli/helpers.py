@@ -24,11 +24,11 @@ def vigil(
     )
 
 
-def seed(conn: Conn, day: datetime, n: int = 12) -> int:
+def seed(conn: Conn, day: datetime, n: int = 12, prefix: str = "e2e") -> int:
     """n small RAG traces, one an hour from ``day``, whose answers repeat their context."""
     rows = [
         Trace(
-            id=f"e2e-{i}",
+            id=f"{prefix}-{i}",
             app="e2e",
             start_time=day + timedelta(hours=i),
             input=f"What is the return window for product {i}?",

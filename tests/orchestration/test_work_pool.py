@@ -1,0 +1,86 @@
+"""The shipped prefect.yaml on a process work pool: deploy it, start a worker, and have
+`vigil backfill` run through the deployment on that worker (the many-machines path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import seed, vigil
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _prefect(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+@pytest.fixture
+def prefect_env(tmp_path: Path, db_url: str) -> Iterator[dict[str, str]]:
+    """A Prefect server of its own (SQLite), and the environment that points at it."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "VIGIL_DATABASE_URL": db_url,
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "VIGIL_PREFECT_PORT": str(port),
+           "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Prefect server did not start"
+                time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
+    conn, prefect_env: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    created = _prefect(["work-pool", "create", "vigil-process", "--type", "process"], prefect_env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    deployed = _prefect(["--no-prompt", "deploy", "--all"], prefect_env)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    on_demand = _prefect(["deployment", "inspect", "backfill/backfill"], prefect_env)
+    assert on_demand.returncode == 0 and "vigil-process" in on_demand.stdout, on_demand.stdout
+    scheduled = _prefect(["deployment", "inspect", "evaluate-window/evaluate-window"], prefect_env)
+    assert "*/15 * * * *" in scheduled.stdout and "vigil-process" in scheduled.stdout
+
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    seed(conn, day, 6)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "vigil-process"],
+        env=prefect_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        run = vigil(["backfill", "--evaluator", "latency_ms", "--evaluator", "tokens",
+                     "--start", f"{day:%Y-%m-%d}", "--end", f"{day + timedelta(days=1):%Y-%m-%d}"],
+                    prefect_env, timeout=400)  # fmt: skip
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "completed: 6 traces, 6 scored, 6 skipped, 0 errors" in run.stdout, (
+        run.stdout
+    )  # no latency
+    rows = conn.execute("SELECT kind, status, flow_run_id FROM eval_runs").fetchall()
+    assert [(r["kind"], r["status"]) for r in rows] == [("backfill", "completed")]
+    assert rows[0]["flow_run_id"]  # run by Prefect, on the worker
