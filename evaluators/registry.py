@@ -66,10 +66,22 @@ def available() -> dict[str, type[Evaluator]]:
 
 
 def build(names: list[str] | tuple[str, ...], resources: Resources) -> list[Evaluator]:
+    """Evaluators by name. ``name@version`` also checks that the installed evaluator is at
+    that version (a backfill for one version must not score with another)."""
     known = available()
-    unknown = [n for n in names if n not in known]
+    wanted = [name.partition("@")[::2] for name in names]
+    unknown = [n for n, _ in wanted if n not in known]
     if unknown:
         raise VigilError(
             f"Unknown evaluator(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
         )
-    return [known[n](resources) for n in names]
+    built = [known[n](resources) for n, _ in wanted]
+    wrong = [f"{e.name}@{v} (installed: {e.version})"
+             for e, (_, v) in zip(built, wanted, strict=True) if v and v != e.version]  # fmt: skip
+    if wrong:
+        raise VigilError(
+            f"Evaluator version not installed: {', '.join(wrong)}. Runs score with the "
+            "installed version; scores of other versions stay stored. Install the version you "
+            "need, or leave out @VERSION."
+        )
+    return built

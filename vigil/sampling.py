@@ -21,7 +21,7 @@ batches once its tokens or dollars are spent.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,15 +36,7 @@ Reason = Literal[
     "stratum_minimum",
     "sampled",
 ]
-REASONS: tuple[Reason, ...] = (
-    "thumbs_down",
-    "error",
-    "latency_outlier",
-    "cost_outlier",
-    "new_prompt_version",
-    "stratum_minimum",
-    "sampled",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)  # in order of precedence
 TRACE_COLUMNS = ("model", "prompt_version")  # strata stored as columns; others are segment keys
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 

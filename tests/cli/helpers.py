@@ -24,13 +24,19 @@ def vigil(
     )
 
 
-def seed(conn: Conn, day: datetime, n: int = 12, prefix: str = "e2e") -> int:
-    """n small RAG traces, one an hour from ``day``, whose answers repeat their context."""
+def seed(
+    conn: Conn,
+    day: datetime,
+    n: int = 12,
+    prefix: str = "e2e",
+    step: timedelta = timedelta(hours=1),
+) -> int:
+    """n small RAG traces, one a ``step`` from ``day``, whose answers repeat their context."""
     rows = [
         Trace(
             id=f"{prefix}-{i}",
             app="e2e",
-            start_time=day + timedelta(hours=i),
+            start_time=day + i * step,
             input=f"What is the return window for product {i}?",
             output=f"Product {i} can be returned within 30 days.",
             retrievals=[

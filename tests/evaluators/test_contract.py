@@ -74,6 +74,13 @@ def test_registry_builds_builtins_and_rejects_unknown_names() -> None:
         build(["nope"], Resources(provider=None))
 
 
+def test_a_pinned_version_must_be_the_installed_one() -> None:
+    (pinned,) = build(["latency_ms@" + available()["latency_ms"].version], Resources(provider=None))
+    assert pinned.name == "latency_ms"
+    with pytest.raises(VigilError, match=r"latency_ms@0\.0 \(installed: .*\)\. Runs score"):
+        build(["latency_ms@0.0"], Resources(provider=None))
+
+
 def test_plugins_register_through_the_entry_point_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -175,8 +175,9 @@ def test_a_spent_budget_stops_requests_and_scores_nothing() -> None:
         scores = JudgeAnswerRelevance(res).evaluate([trace(f"t{i}") for i in range(4)])
     assert len(fake.requests) == 1  # that one request used more than 100 tokens
     assert scores[0].value == 1.0
-    spent = Score.error("judge budget of 100 tokens for this run is spent")
+    spent = Score.error("judge budget of 100 tokens for this run is spent", not_attempted=True)
     assert scores[1:] == [spent] * 3
+    assert all(s.not_attempted for s in scores[1:])  # not stored: the next run takes them
 
 
 def test_a_cost_budget_counts_the_replies_usage() -> None:

@@ -177,7 +177,8 @@ def test_the_budget_and_concurrency_still_apply() -> None:
         scores = JudgePIILeak(res).evaluate([trace(tid=f"t{i}") for i in range(3)])
     assert len(fake.requests) == 1  # the rubric alone is well over 100 tokens
     assert scores[0].value == 1.0
-    assert scores[1:] == [Score.error("judge budget of 100 tokens for this run is spent")] * 2
+    spent = Score.error("judge budget of 100 tokens for this run is spent", not_attempted=True)
+    assert scores[1:] == [spent] * 2
 
 
 def test_a_rubric_reply_out_of_range_is_an_error_not_a_score() -> None:

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import os
+
 from evaluators import DEFAULT_EVALUATORS, build
 from flows import detection
-from flows.evaluation import chunks, evaluate_batch
+from flows.evaluation import chunks, evaluate_claimed, keys
+from flows.planning import plan_app
 from flows.resources import build_resources
 from flows.windows import days, detection_windows
+from vigil.db import connect
 from vigil.demo.traffic import DemoPlan
 from vigil.settings import load_settings
-from vigil.store import traces
+from vigil.store import sampling
 
 
 def evaluate_days(conn, plan: DemoPlan) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
-    evaluators = build(list(DEFAULT_EVALUATORS), build_resources(load_settings(), conn))
-    keys = [(e.name, e.version) for e in evaluators]
+    settings = load_settings()
+    evaluators = build(list(DEFAULT_EVALUATORS), build_resources(settings, conn))
     found = {}
     for start, end in days(plan.start, plan.end):
-        for batch in chunks(traces.select_unscored(conn, start, end, keys), 64):
-            evaluate_batch(conn, batch, evaluators, None)
+        for app in sampling.window_apps(conn, start, end, None):
+            picked = plan_app(conn, settings, app, (start, end), keys(evaluators), None)
+            with connect(os.environ["VIGIL_DATABASE_URL"]) as lock_conn:
+                for batch in chunks(picked.trace_ids, 64):
+                    evaluate_claimed(conn, lock_conn, batch, evaluators, None)
         window, baseline = detection_windows(end, 24, 7)
         with conn.transaction():
             found[f"{start:%Y-%m-%d}"] = detection.detect(conn, window, baseline)

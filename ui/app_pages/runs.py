@@ -36,6 +36,7 @@ st.dataframe(
             "skipped",
             "errors",
             "cost_usd",
+            "judge_tokens",
             "started_at",
             "finished_at",
             "message",
@@ -44,6 +45,7 @@ st.dataframe(
     hide_index=True,
     column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-        "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%.4f"),
+        "cost_usd": st.column_config.NumberColumn("judge cost (USD)", format="%.4f"),
+        "judge_tokens": st.column_config.NumberColumn("judge tokens", format="%d"),
     },
 )

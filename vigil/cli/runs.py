@@ -86,6 +86,7 @@ def evaluate(
                 window_end=trace.start_time + timedelta(microseconds=1),
                 evaluators=names,
                 app=trace.app,
+                traces_total=1,
             )
         built = build(names, build_resources(settings, conn, run_id))
         rows = [

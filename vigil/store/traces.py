@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Span, Trace
-from vigil.store.sampling import HASH_SQL
-from vigil.store.scores import missing_params, missing_score_sql
 
 TRACE_COLUMNS = (
     "id, app, start_time, end_time, latency_ms, input, output, model, prompt_version, segment,"
@@ -88,47 +85,6 @@ def insert_traces(conn: Conn, traces: list[Trace]) -> InsertResult:
 
 def _placeholders(n: int) -> str:
     return ",".join(["%s"] * n)
-
-
-def sample_clause(rate: float) -> str:
-    """SQL predicate keeping a deterministic ``rate`` share of traces, by a hash of the id.
-
-    The same trace is always in or out for a given rate, so re-runs pick the same traces.
-    """
-    return "TRUE" if rate >= 1.0 else f"{HASH_SQL} < {float(rate)!r}"
-
-
-def select_unscored(
-    conn: Conn,
-    start: datetime,
-    end: datetime,
-    evaluators: list[tuple[str, str]],
-    *,
-    app: str | None = None,
-    sample_rate: float = 1.0,
-    max_attempts: int = 3,
-) -> list[str]:
-    """Ids of complete, sampled traces in [start, end) missing a final score from any evaluator.
-
-    A score in status ``error`` is retried until it has been attempted ``max_attempts`` times.
-    """
-    rows = conn.execute(
-        f"""
-        SELECT t.id FROM traces t
-        WHERE t.start_time >= %(start)s AND t.start_time < %(end)s AND t.complete
-          AND (%(app)s::text IS NULL OR t.app = %(app)s)
-          AND {sample_clause(sample_rate)}
-          AND {missing_score_sql("t.id")}
-        ORDER BY t.start_time, t.id
-        """,
-        {
-            "start": start,
-            "end": end,
-            "app": app,
-            **missing_params(evaluators, max_attempts),
-        },
-    ).fetchall()
-    return [r["id"] for r in rows]
 
 
 def load_traces(conn: Conn, ids: list[str]) -> list[Trace]:
