@@ -57,17 +57,24 @@ def plan_app_task(
     return plan
 
 
-@task(name="evaluate-batch", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def evaluate_batch_task(
+@task(name="evaluate-batches", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def evaluate_task(
     ids: list[str], evaluator_names: list[str], run_id: int, policy: SamplingPolicy
 ) -> BatchOutcome:
+    """A slice of up to ``task_traces`` traces, claimed, evaluated and committed
+    ``batch_size`` at a time (one Prefect task per batch would cost more than the batch)."""
     settings = _app_settings(load_settings(), policy)
     url = database_url(settings, start=False)
+    total = EMPTY
     with connect(url, autocommit=True) as conn, connect(url) as lock_conn:
         evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
-        return evaluate_claimed(
-            conn, lock_conn, ids, evaluators, run_id, settings.eval_max_attempts
-        )
+        for batch in chunks(ids, settings.batch_size):
+            total = total + evaluate_claimed(
+                conn, lock_conn, batch, evaluators, run_id, settings.eval_max_attempts
+            )
+            if total.budget_spent:
+                break
+    return total
 
 
 @task(name="detect-regressions", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -157,14 +164,14 @@ def _evaluate_app(
 ) -> tuple[BatchOutcome, str | None]:
     """One app's picks, batch by batch; then one more pass over the traces another run held
     (finished by it meanwhile, or free again if it died). Stops at the judge budget."""
-    size = load_settings().batch_size
+    size = load_settings().task_traces
     plan = plan_app_task(window, app, names, run_id, sample_rate)
     logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
     total, todo = EMPTY, plan.trace_ids
     for _ in range(2):  # the second pass takes what another run held during the first
         held: list[str] = []
-        for batch in chunks(todo, size):
-            outcome = evaluate_batch_task(batch, names, run_id, plan.policy)
+        for part in chunks(todo, size):
+            outcome = evaluate_task(part, names, run_id, plan.policy)
             total, held = total + outcome, held + list(outcome.busy)
             if total.budget_spent:
                 left = len(plan.trace_ids) - total.traces

@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     schedule_cron: str = Field("*/15 * * * *", description="Cron of the evaluate-window flow.")
     window_minutes: int = Field(15, description="Length of a scheduled evaluation window.")
     grace_minutes: int = Field(5, description="Wait for late traces before a window is evaluated.")
-    batch_size: int = Field(64, description="Traces per evaluation task.")
+    batch_size: int = Field(
+        64, ge=1, description="Traces evaluated and committed together (one claim, one write)."
+    )
+    task_traces: int = Field(
+        1024, ge=1, description="Traces per Prefect task, evaluated batch_size at a time."
+    )
     sample_rate: float = Field(
         1.0,
         ge=0.0,
