@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.quality",
     "bench.evaluate",
     "bench.evaluate_judge",
+    "bench.backfill",
 ]
 
 
