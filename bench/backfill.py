@@ -44,28 +44,30 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
-from psycopg import sql
-
 import vigil  # noqa: F401  (telemetry off, before Prefect is imported)
 from bench import Row
 from bench._ports import free_port
+from bench._scratch import (
+    Timing,
+    asyncpg_url,
+    environment,
+    postgres,
+    prefect_server,
+    say,
+    scratch_database,
+    timed,
+)
 from flows.evaluation import EMPTY, BatchOutcome, chunks
 from flows.resources import local_provider
 from flows.windows import Window, days
-from vigil import platform, services
+from vigil import platform
 from vigil.db import connect, migrate
-from vigil.db.connection import with_database
-from vigil.db.embedded import EmbeddedServer
 from vigil.models import Retrieval, Trace
 from vigil.settings import Settings, load_settings
 from vigil.store import runs, sampling, spans
@@ -87,7 +89,6 @@ SEED = 20260301
 INSERT_CHUNK = 2500
 DATABASE = "vigil_bench_backfill"
 PREFECT_DATABASE = "vigil_bench_backfill_prefect"
-PREFECT_START_TIMEOUT_S = 180.0
 RESET_TABLES = "review_events, review_items, regressions, scores, eval_claims, eval_runs"
 
 # -- traces -------------------------------------------------------------------------------
@@ -164,14 +165,10 @@ def load_traces(url: str) -> int:
                     done += insert_traces(conn, traces[i : i + INSERT_CHUNK]).inserted
                 if done >= next_report or done == total:
                     took = time.perf_counter() - started
-                    _say(f"  inserted {done:,}/{total:,} traces ({took:.0f} s)")
+                    say(f"  inserted {done:,}/{total:,} traces ({took:.0f} s)")
                     next_report += step
         conn.execute("VACUUM ANALYZE")
     return done
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 # -- path A: the flow's work as plain functions -------------------------------------------
@@ -223,95 +220,8 @@ def plain_backfill(start: datetime, end: datetime, names: list[str]) -> dict[str
         outcome, found = _evaluate_window(window, names)
         total, regressions = total + outcome, regressions + found
         if n % 10 == 0 or window[1] >= end:
-            _say(f"  plain: day {n}, {total.traces:,} traces")
+            say(f"  plain: day {n}, {total.traces:,} traces")
     return {"traces": total.traces, "errors": total.errors, "regressions": sorted(set(regressions))}
-
-
-# -- path B: the backfill flow on a Prefect server ----------------------------------------
-@contextlib.contextmanager
-def prefect_server(settings: Settings, database: str) -> Iterator[int]:
-    """``prefect server start`` as ``vigil.platform.prefect_server`` runs it, but with its
-    database ``database`` (a SQLAlchemy URL): that function would create a database named
-    ``prefect`` on the server, which may be someone's. Yields the server's pid."""
-    env = {
-        **platform.prefect_env(settings),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
-        "PREFECT_UI_API_URL": settings.prefect_api,
-    }
-    command = services.python_module(
-        "prefect", "server", "start", "--host", settings.host, "--port", str(settings.prefect_port)
-    )
-    service = services.Service(
-        "prefect", command, env, (f"{settings.prefect_api}/health",), PREFECT_START_TIMEOUT_S
-    )
-    started = time.perf_counter()
-    pid = services.start(settings, service)
-    try:
-        took, log = time.perf_counter() - started, services.log_path(settings, "prefect")
-        _say(f"  Prefect server up in {took:.0f} s (log {log})")
-        yield pid
-    finally:
-        services.stop(settings, "prefect")
-
-
-def _asyncpg_url(url: str) -> str:
-    """A libpq URL as the SQLAlchemy/asyncpg URL Prefect's server takes."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict(url)
-    password = f":{info['password']}" if info.get("password") else ""
-    user, host, port = (
-        info.get("user") or "postgres",
-        info.get("host") or "127.0.0.1",
-        info.get("port") or 5432,
-    )
-    return f"postgresql+asyncpg://{user}{password}@{host}:{port}/{info['dbname']}"
-
-
-# -- the database -------------------------------------------------------------------------
-@contextlib.contextmanager
-def postgres() -> Iterator[tuple[str, int | None]]:
-    """The admin URL of the server to use, and its postmaster's pid when it is ours."""
-    external = os.environ.get("VIGIL_DATABASE_URL")
-    if external:
-        yield with_database(external, "postgres"), None
-        return
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-backfill-pg-") as home:
-        server = EmbeddedServer(Path(home), "127.0.0.1", free_port())
-        status = server.start()
-        try:
-            yield server.url("postgres"), status.pid
-        finally:
-            server.stop()
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, name: str) -> Iterator[str]:
-    """A new, empty database ``name`` (dropped first if a previous run left it), dropped
-    afterwards."""
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with connect(admin_url, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(admin_url, name)
-    finally:
-        with connect(admin_url, autocommit=True) as conn:
-            conn.execute(drop)
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def reset(url: str) -> None:
@@ -350,51 +260,6 @@ def stored(url: str) -> dict[str, int]:
     }
 
 
-# -- measuring ----------------------------------------------------------------------------
-def _cpu(pid: int | None) -> float:
-    """CPU seconds of a process, its reaped children and its live children (0 if none)."""
-    if pid is None:
-        return 0.0
-    try:
-        proc = psutil.Process(pid)
-        t = proc.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in proc.children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                c = child.cpu_times()
-                total += c.user + c.system
-        return float(total)
-    except psutil.Error:
-        return 0.0
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall: float
-    cpu: float  # this process
-    server_cpu: float  # the Prefect server (0 for path A: not running)
-    db_cpu: float  # the embedded PostgreSQL (0 with VIGIL_DATABASE_URL)
-    others_cpu: float  # every other process on the machine: a busy spell shows here
-
-
-def _busy() -> float:
-    """CPU seconds the whole machine has spent not idle."""
-    t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
-
-
-def timed(
-    work: Any, db_pid: int | None, server_pid: int | None = None
-) -> tuple[dict[str, Any], Timing]:
-    cpu, server, db, busy = time.process_time(), _cpu(server_pid), _cpu(db_pid), _busy()
-    started = time.perf_counter()
-    result = work()
-    wall = time.perf_counter() - started
-    cpu, server, db = time.process_time() - cpu, _cpu(server_pid) - server, _cpu(db_pid) - db
-    others = _busy() - busy - cpu - server - db
-    return result, Timing(wall, cpu, server, db, others)
-
-
 def check(name: str, counts: dict[str, int], result: dict[str, Any], traces: int) -> None:
     want = traces * len(EVALUATORS)
     if counts["rows"] != want or counts["pairs"] != want or result["traces"] != traces:
@@ -409,7 +274,7 @@ def check(name: str, counts: dict[str, int], result: dict[str, Any], traces: int
 
 def _log(name: str, traces: int, t: Timing, counts: dict[str, int], regressions: int) -> None:
     statuses = ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("scored", "skipped", "error"))
-    _say(
+    say(
         f"  {name}: wall {t.wall:.1f} s, {traces / t.wall:,.0f} traces/s; cpu: bench "
         f"{t.cpu:.1f} s, Prefect server {t.server_cpu:.1f} s, PostgreSQL {t.db_cpu:.1f} s, "
         f"other processes {t.others_cpu:.1f} s ({t.others_cpu / t.wall:.2f} cores); "
@@ -431,7 +296,7 @@ def run() -> list[Row]:
         with connect(url, autocommit=True) as conn:
             migrate(conn)
         size, per_task = load_settings().batch_size, load_settings().task_traces
-        _say(
+        say(
             f"bench.backfill: {DAYS} days x {PER_DAY:,} traces, {len(APPS)} apps, "
             f"evaluators {', '.join(EVALUATORS)}; batches of {size}, {per_task} traces a task"
         )
@@ -451,7 +316,7 @@ def run() -> list[Row]:
         check("plain functions", counts_a, plain, traces)
 
         reset(url)
-        server_pid = stack.enter_context(prefect_server(settings, _asyncpg_url(prefect_db)))
+        server_pid = stack.enter_context(prefect_server(settings, asyncpg_url(prefect_db)))
 
         def prefect_backfill() -> dict[str, Any]:
             """The flow, then Prefect's queues of logs and events sent (as at a flow run
@@ -470,7 +335,7 @@ def run() -> list[Row]:
         flowed, b = timed(prefect_backfill, db_pid, server_pid)
         counts_b = stored(url)
         _log("Prefect", traces, b, counts_b, len(flowed["regressions"]))
-        _say(f"  (of which {flowed['drain_s']:.1f} s sending Prefect's last logs and events)")
+        say(f"  (of which {flowed['drain_s']:.1f} s sending Prefect's last logs and events)")
         check("Prefect", counts_b, flowed, traces)
     same = ("scored", "skipped", "error", "review_items")
     if any(counts_a.get(k) != counts_b.get(k) for k in same):
@@ -478,7 +343,7 @@ def run() -> list[Row]:
     share = 100 * (b.wall - a.wall) / b.wall
     per_app = [len(range(k, PER_DAY, len(APPS))) for k in range(len(APPS))]
     tasks = DAYS * (len(APPS) + 1 + sum(-(-n // per_task) for n in per_app))  # plan, detect
-    _say(
+    say(
         f"  Prefect's share of the wall time: {share:.1f}% ({b.wall - a.wall:.1f} s over "
         f"{DAYS + 1} flow runs and {tasks:,} task runs)"
     )
