@@ -125,7 +125,8 @@ def evaluate_claimed(
             lock_conn, trace_ids, keys(evaluators), limit=len(trace_ids), max_attempts=max_attempts
         )
         # needed but not claimable: another run holds them
-        rest = [i for i in trace_ids if i not in set(mine)]
+        claimed = set(mine)
+        rest = [i for i in trace_ids if i not in claimed]
         busy = tuple(claims.still_missing(lock_conn, rest, keys(evaluators), max_attempts))
         if not mine:
             return BatchOutcome(busy=busy)

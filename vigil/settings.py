@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         64, ge=1, description="Traces evaluated and committed together (one claim, one write)."
     )
     task_traces: int = Field(
-        1024, ge=1, description="Traces per Prefect task, evaluated batch_size at a time."
+        4096, ge=1, description="Traces per Prefect task, evaluated batch_size at a time."
     )
     sample_rate: float = Field(
         1.0,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.events.filters import EventFilter, EventNameFilter
+from prefect.events.worker import EventsWorker
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.backfill import backfill
@@ -46,6 +51,15 @@ def test_backfill_runs_a_child_flow_per_day_and_finds_the_regression(
     assert again["traces"] == 0
     assert conn.execute("SELECT count(*) AS n FROM scores").fetchone()["n"] == scores
 
+    # Only the backfill's own flow runs heartbeat; the day runs in its process do not.
+    with get_client(sync_client=True) as client:
+        parents = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["backfill"]))
+        )
+    beating = _heartbeating_flow_runs(expect={str(p.id) for p in parents})
+    assert {str(p.id) for p in parents} <= beating
+    assert not beating & {str(r["flow_run_id"]) for r in runs}
+
 
 def test_a_scheduled_run_derives_its_window(conn, db_url, prefect_server) -> None:  # type: ignore[no-untyped-def]
     result = evaluate_window()
@@ -61,3 +75,18 @@ def test_a_bad_window_is_refused(db_url, prefect_server) -> None:  # type: ignor
     now = datetime.now(UTC)
     with pytest.raises(ValueError, match="not after start"):
         evaluate_window(start=now, end=now - timedelta(hours=1))
+
+
+def _heartbeating_flow_runs(expect: set[str], timeout_s: float = 30.0) -> set[str]:
+    """Ids of the flow runs the server has heartbeat events of, once it has those of
+    ``expect`` (events are sent and stored in the background)."""
+    EventsWorker.drain_all(timeout=timeout_s)
+    deadline, seen = time.monotonic() + timeout_s, set[str]()
+    while True:
+        names = EventNameFilter(name=["prefect.flow-run.heartbeat"])
+        with get_client(sync_client=True) as client:
+            page = client.read_events(filter=EventFilter(event=names), limit=50)
+        seen = {e.resource.id.removeprefix("prefect.flow-run.") for e in page.events}
+        if expect <= seen or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.5)
