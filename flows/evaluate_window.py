@@ -78,7 +78,7 @@ def evaluate_task(
 
 
 @task(name="detect-regressions", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def detect_task(end: datetime, app: str | None, run_id: int) -> list[int]:
+def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]:
     settings = load_settings()
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
     with _conn() as conn, conn.transaction():

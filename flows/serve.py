@@ -1,8 +1,8 @@
 """Serve Vigil's deployments from this process (what ``vigil up`` runs).
 
 ``evaluate-window`` runs on the cron schedule of ``VIGIL_SCHEDULE_CRON``; the schedule can be
-edited and paused in the Prefect UI. ``backfill`` has no schedule: it runs when triggered
-(``vigil backfill``, or "Run" in the UI).
+edited and paused in the Prefect UI. ``backfill`` and ``detect`` have no schedule: they run
+when triggered (``vigil backfill``, or "Run" in the UI).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
+from flows.detect import detect
 from flows.evaluate_window import evaluate_window
 from vigil.settings import load_settings
 
@@ -35,7 +36,15 @@ def main() -> None:
             description="Score a past date range, one child run per day.",
         ),
     )
-    serve(scheduled, on_demand, limit=2)
+    detection = cast(
+        RunnerDeployment,
+        detect.to_deployment(
+            name="detect",
+            description="Look for regressions over one detection window (evaluate-window "
+            "already does after each run).",
+        ),
+    )
+    serve(scheduled, on_demand, detection, limit=2)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from vigil.settings import Settings
 
 EVALUATE_DEPLOYMENT = "evaluate-window/evaluate-window"
 BACKFILL_DEPLOYMENT = "backfill/backfill"
+DETECT_DEPLOYMENT = "detect/detect"
 
 
 def use_prefect_server(settings: Settings, *, required: bool) -> bool:

@@ -48,11 +48,16 @@ def prefect_server(settings: Settings) -> Service:
 
 
 def worker(settings: Settings) -> Service:
-    """Serves the deployments (evaluate-window on its schedule, backfill on demand).
+    """Serves the deployments (evaluate-window on its schedule, backfill and detect on
+    demand).
 
-    Ready once both deployments are registered on the server.
+    Ready once every deployment is registered on the server.
     """
-    names = (orchestration.EVALUATE_DEPLOYMENT, orchestration.BACKFILL_DEPLOYMENT)
+    names = (
+        orchestration.EVALUATE_DEPLOYMENT,
+        orchestration.BACKFILL_DEPLOYMENT,
+        orchestration.DETECT_DEPLOYMENT,
+    )
     return Service(
         "worker",
         services.python_module("flows.serve"),

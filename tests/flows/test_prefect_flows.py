@@ -14,6 +14,7 @@ from prefect.events.worker import EventsWorker
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.backfill import backfill
+from flows.detect import detect
 from flows.evaluate_window import evaluate_window
 
 
@@ -59,6 +60,14 @@ def test_backfill_runs_a_child_flow_per_day_and_finds_the_regression(
     beating = _heartbeating_flow_runs(expect={str(p.id) for p in parents})
     assert {str(p.id) for p in parents} <= beating
     assert not beating & {str(r["flow_run_id"]) for r in runs}
+
+    # detect alone, over the regression's window, refreshes the same row and keeps its run.
+    (found,) = result["regressions"]
+    before = conn.execute("SELECT * FROM regressions WHERE id = %s", (found,)).fetchone()
+    assert detect(end=before["window_end"]) == [found]
+    after = conn.execute("SELECT * FROM regressions WHERE id = %s", (found,)).fetchone()
+    assert after["run_id"] == before["run_id"] is not None
+    assert after["updated_at"] > before["updated_at"]
 
 
 def test_a_scheduled_run_derives_its_window(conn, db_url, prefect_server) -> None:  # type: ignore[no-untyped-def]

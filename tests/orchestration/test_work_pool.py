@@ -63,6 +63,8 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
     assert on_demand.returncode == 0 and "vigil-process" in on_demand.stdout, on_demand.stdout
     scheduled = _prefect(["deployment", "inspect", "evaluate-window/evaluate-window"], prefect_env)
     assert "*/15 * * * *" in scheduled.stdout and "vigil-process" in scheduled.stdout
+    detection = _prefect(["deployment", "inspect", "detect/detect"], prefect_env)
+    assert detection.returncode == 0 and "vigil-process" in detection.stdout, detection.stdout
 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     seed(conn, day, 6)

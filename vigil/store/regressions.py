@@ -107,7 +107,8 @@ def segment_means(
 
 
 def upsert_regression(conn: Conn, reg: Regression, run_id: int | None) -> int:
-    """Insert, or refresh the statistics of, the regression of this window. Returns its id."""
+    """Insert, or refresh the statistics of, the regression of this window. Returns its id.
+    A refresh without a run (the ``detect`` flow alone) keeps the run that found it."""
     row = conn.execute(
         """
         INSERT INTO regressions (app, evaluator, evaluator_version, segment, window_start,
@@ -118,7 +119,8 @@ def upsert_regression(conn: Conn, reg: Regression, run_id: int | None) -> int:
             window_end = EXCLUDED.window_end, window_mean = EXCLUDED.window_mean,
             baseline_mean = EXCLUDED.baseline_mean, window_n = EXCLUDED.window_n,
             baseline_n = EXCLUDED.baseline_n, delta = EXCLUDED.delta, z = EXCLUDED.z,
-            evidence = EXCLUDED.evidence, run_id = EXCLUDED.run_id, updated_at = now()
+            evidence = EXCLUDED.evidence, updated_at = now(),
+            run_id = COALESCE(EXCLUDED.run_id, regressions.run_id)  -- detect alone keeps it
         RETURNING id
         """,
         (
