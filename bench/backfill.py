@@ -13,7 +13,7 @@ evaluator. Cheap evaluators make orchestration's share of the time as
 large as it gets; with the MiniLM or judge evaluators each batch takes far longer and the
 share shrinks.
 
-The same work is timed twice, wall clock, on the same database:
+The same work is timed on the same database through two paths:
 
 1. plain functions, no Prefect: per day, what the ``evaluate-window`` flow runs (start the
    run; per app, the ``plan-app`` task, then the ``evaluate-batches`` task slice by slice;
@@ -24,24 +24,33 @@ The same work is timed twice, wall clock, on the same database:
    starts it (``prefect server start`` with its database on the same PostgreSQL, analytics
    off), which records every flow and task run.
 
-Between the two, scores, claims, runs, regressions and review items are truncated, so the
-second path does the same work from scratch; after each, the stored scores must be exactly
-one per trace and evaluator, with the same statuses both times. Prefect's share is
-(B - A) / B of path B's wall time; the issue's target is under 5%. Path A's loops over days,
-apps and slices copy the flows' bodies: keep them in step with ``flows/evaluate_window.py``
-and ``flows/backfill.py``.
+A shared 2-core machine drifts by several percent over minutes, as much as the share being
+measured: one whole path after the other measured 2.8% in one run and 12.3% in the next. So
+the days are cut into ``VIGIL_BENCH_BACKFILL_BLOCKS`` (2) blocks, and each block goes
+through both paths back to back, in alternating order: plain then Prefect, Prefect then
+plain, ... (with 2 blocks, ABBA, a steady drift cancels out). Each Prefect path is one
+``backfill`` flow run, so each block adds a parent flow run a single backfill would not
+have, which counts against Prefect. Before each path, scores, claims, runs, regressions and
+review items are truncated, so both do the same work from the same state; after each, the
+stored scores must be exactly one per trace and evaluator, with the same statuses both
+times. Prefect's share is
+(B - A) / B of the summed wall times (each block's share is printed too); the issue's
+target is under 5%. Path A's loops over days, apps and slices copy the flows' bodies: keep
+them in step with ``flows/evaluate_window.py`` and ``flows/backfill.py``.
 
 Path B's time includes sending the client's last queued logs and events. Not counted: the
 start of a flow run's own process in a served deployment (here the flow runs in the bench's
 process, everything already imported), and the server's work on the events after that. The
-Prefect server is not running during path A. The CPU seconds of this process, the Prefect
-server, PostgreSQL and all other processes during each path are printed on stderr: on a
-small machine they compete for the cores, and a busy spell elsewhere shows up there.
+Prefect server is started for each Prefect path and stopped after it, so it is not running
+during path A. The CPU seconds of this process, the Prefect server, PostgreSQL and all
+other processes during each path are printed on stderr: on a small machine they compete
+for the cores, and a busy spell elsewhere shows up there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import tempfile
@@ -90,6 +99,8 @@ INSERT_CHUNK = 2500
 DATABASE = "vigil_bench_backfill"
 PREFECT_DATABASE = "vigil_bench_backfill_prefect"
 RESET_TABLES = "review_events, review_items, regressions, scores, eval_claims, eval_runs"
+BLOCKS = int(os.environ.get("VIGIL_BENCH_BACKFILL_BLOCKS", "2"))
+PLAIN, PREFECT = "plain functions", "Prefect"
 
 # -- traces -------------------------------------------------------------------------------
 APPS = ("support-bot", "docs-search")
@@ -215,13 +226,11 @@ def _evaluate_window(window: Window, names: list[str]) -> tuple[BatchOutcome, li
 
 def plain_backfill(start: datetime, end: datetime, names: list[str]) -> dict[str, Any]:
     """The ``backfill`` flow's body: one window a day, oldest first."""
-    total, regressions = EMPTY, list[int]()
-    for n, window in enumerate(days(start, end), 1):
+    done, regressions = EMPTY, list[int]()
+    for window in days(start, end):
         outcome, found = _evaluate_window(window, names)
-        total, regressions = total + outcome, regressions + found
-        if n % 10 == 0 or window[1] >= end:
-            say(f"  plain: day {n}, {total.traces:,} traces")
-    return {"traces": total.traces, "errors": total.errors, "regressions": sorted(set(regressions))}
+        done, regressions = done + outcome, regressions + found
+    return {"traces": done.traces, "errors": done.errors, "regressions": sorted(set(regressions))}
 
 
 def reset(url: str) -> None:
@@ -260,7 +269,9 @@ def stored(url: str) -> dict[str, int]:
     }
 
 
-def check(name: str, counts: dict[str, int], result: dict[str, Any], traces: int) -> None:
+def check(name: str, counts: dict[str, int], result: dict[str, Any], block: Window) -> None:
+    days_ = len(list(days(*block)))
+    traces = days_ * PER_DAY
     want = traces * len(EVALUATORS)
     if counts["rows"] != want or counts["pairs"] != want or result["traces"] != traces:
         raise RuntimeError(
@@ -268,7 +279,7 @@ def check(name: str, counts: dict[str, int], result: dict[str, Any], traces: int
             f"pairs over {result['traces']:,} traces evaluated; want {want:,} for {traces:,} "
             f"traces x {len(EVALUATORS)} evaluators"
         )
-    if counts["runs"] != DAYS or counts["runs_completed"] != DAYS:
+    if counts["runs"] != days_ or counts["runs_completed"] != days_:
         raise RuntimeError(f"{name}: {counts['runs_completed']}/{counts['runs']} runs completed")
 
 
@@ -282,8 +293,19 @@ def _log(name: str, traces: int, t: Timing, counts: dict[str, int], regressions:
     )
 
 
+def blocks() -> list[Window]:
+    """The DAYS days cut into BLOCKS runs of whole days, oldest first."""
+    all_days = list(days(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS)))
+    n = min(BLOCKS, len(all_days))
+    cuts = [round(i * len(all_days) / n) for i in range(n + 1)]
+    return [(all_days[a][0], all_days[b - 1][1]) for a, b in itertools.pairwise(cuts)]
+
+
+def total(timings: list[Timing]) -> Timing:
+    return Timing(*(sum(getattr(t, f) for t in timings) for f in Timing.__dataclass_fields__))
+
+
 def run() -> list[Row]:
-    start, end = FIRST_DAY, FIRST_DAY + timedelta(days=DAYS)
     with contextlib.ExitStack() as stack:
         admin_url, db_pid = stack.enter_context(postgres())
         url = stack.enter_context(scratch_database(admin_url, DATABASE))
@@ -298,7 +320,8 @@ def run() -> list[Row]:
         size, per_task = load_settings().batch_size, load_settings().task_traces
         say(
             f"bench.backfill: {DAYS} days x {PER_DAY:,} traces, {len(APPS)} apps, "
-            f"evaluators {', '.join(EVALUATORS)}; batches of {size}, {per_task} traces a task"
+            f"evaluators {', '.join(EVALUATORS)}; batches of {size}, {per_task} traces a task; "
+            f"{BLOCKS} blocks of days, each through both paths in alternating order"
         )
         traces = load_traces(url)
         local_provider(load_settings().embedding_model)  # the model each worker loads once
@@ -309,43 +332,60 @@ def run() -> list[Row]:
 
         from flows.backfill import backfill
 
-        quiesce(url)
-        plain, a = timed(lambda: plain_backfill(start, end, EVALUATORS), db_pid)
-        counts_a = stored(url)
-        _log("plain functions", traces, a, counts_a, len(plain["regressions"]))
-        check("plain functions", counts_a, plain, traces)
+        stack.enter_context(temporary_settings({PREFECT_API_URL: settings.prefect_api}))
 
-        reset(url)
-        server_pid = stack.enter_context(prefect_server(settings, asyncpg_url(prefect_db)))
-
-        def prefect_backfill() -> dict[str, Any]:
+        def prefect_backfill(block: Window) -> dict[str, Any]:
             """The flow, then Prefect's queues of logs and events sent (as at a flow run
             process's exit): timed too, since the server must not stop before."""
             result: dict[str, Any] = backfill(
-                start=start, end=end, evaluators=EVALUATORS, sample_rate=SAMPLE_RATE
+                start=block[0], end=block[1], evaluators=EVALUATORS, sample_rate=SAMPLE_RATE
             )
-            flushed = time.perf_counter()
             APILogWorker.drain_all(timeout=120)
             EventsWorker.drain_all(timeout=120)
-            return {**result, "drain_s": time.perf_counter() - flushed}
+            return result
 
-        stack.enter_context(temporary_settings({PREFECT_API_URL: settings.prefect_api}))
-        time.sleep(5)  # let the fresh server's start-up work settle
-        quiesce(url)
-        flowed, b = timed(prefect_backfill, db_pid, server_pid)
-        counts_b = stored(url)
-        _log("Prefect", traces, b, counts_b, len(flowed["regressions"]))
-        say(f"  (of which {flowed['drain_s']:.1f} s sending Prefect's last logs and events)")
-        check("Prefect", counts_b, flowed, traces)
-    same = ("scored", "skipped", "error", "review_items")
-    if any(counts_a.get(k) != counts_b.get(k) for k in same):
-        raise RuntimeError(f"the paths stored different scores: {counts_a} vs {counts_b}")
+        def path(name: str, block: Window) -> tuple[Timing, dict[str, int]]:
+            reset(url)
+            quiesce(url)
+            n = len(list(days(*block))) * PER_DAY
+            if name == PLAIN:
+                result, t = timed(lambda: plain_backfill(*block, EVALUATORS), db_pid)
+            else:
+                with prefect_server(settings, asyncpg_url(prefect_db)) as server_pid:
+                    time.sleep(5)  # let the fresh server's start-up work settle
+                    quiesce(url)
+                    result, t = timed(lambda: prefect_backfill(block), db_pid, server_pid)
+            counts = stored(url)
+            _log(
+                f"{name}, {block[0]:%m-%d}..{block[1]:%m-%d}",
+                n,
+                t,
+                counts,
+                len(result["regressions"]),
+            )
+            check(name, counts, result, block)
+            return t, counts
+
+        timings: dict[str, list[Timing]] = {PLAIN: [], PREFECT: []}
+        for i, block in enumerate(blocks()):
+            order = (PLAIN, PREFECT) if i % 2 == 0 else (PREFECT, PLAIN)
+            counts = {}
+            for name in order:
+                t, counts[name] = path(name, block)
+                timings[name].append(t)
+            same = ("scored", "skipped", "error", "review_items")
+            if any(counts[PLAIN].get(k) != counts[PREFECT].get(k) for k in same):
+                raise RuntimeError(f"the paths stored different scores: {counts}")
+            plain_s, prefect_s = timings[PLAIN][-1].wall, timings[PREFECT][-1].wall
+            say(f"  block {i + 1}: Prefect's share {100 * (prefect_s - plain_s) / prefect_s:.1f}%")
+    a, b = total(timings[PLAIN]), total(timings[PREFECT])
+    say(f"  all blocks: plain functions wall {a.wall:.1f} s, Prefect {b.wall:.1f} s")
     share = 100 * (b.wall - a.wall) / b.wall
     per_app = [len(range(k, PER_DAY, len(APPS))) for k in range(len(APPS))]
     tasks = DAYS * (len(APPS) + 1 + sum(-(-n // per_task) for n in per_app))  # plan, detect
     say(
         f"  Prefect's share of the wall time: {share:.1f}% ({b.wall - a.wall:.1f} s over "
-        f"{DAYS + 1} flow runs and {tasks:,} task runs)"
+        f"{DAYS + len(timings[PREFECT])} flow runs and {tasks:,} task runs)"
     )
     case = f"{DAYS} days x {PER_DAY:,} traces, {len(EVALUATORS)} local evaluators"
     plain_name = "same work as plain functions"
