@@ -16,7 +16,7 @@ share shrinks.
 The same work is timed on the same database through two paths:
 
 1. plain functions, no Prefect: per day, what the ``evaluate-window`` flow runs (start the
-   run; per app, the ``plan-app`` task, then the ``evaluate-batches`` task slice by slice;
+   run; per app, ``plan_app_run``, then the ``evaluate-batches`` task slice by slice;
    the ``detect-regressions`` task; finish the run), each task's own function called
    directly (``task.fn``: no task run, no state, no event) in this process;
 2. Prefect: the ``backfill`` flow (one ``evaluate-window`` child flow run per day) called in
@@ -187,10 +187,10 @@ def _evaluate_app(window: Window, app: str, names: list[str], run_id: int) -> Ba
     """``flows.evaluate_window._evaluate_app`` with the tasks' bodies called directly: the
     picks a slice of ``task_traces`` at a time, then one more pass over what another run
     held; stops at the judge budget."""
-    from flows.evaluate_window import evaluate_task, plan_app_task
+    from flows.evaluate_window import evaluate_task, plan_app_run
 
     size = load_settings().task_traces
-    plan = plan_app_task.fn(window, app, names, run_id, SAMPLE_RATE)
+    plan = plan_app_run(window, app, names, run_id, SAMPLE_RATE)
     total, todo = EMPTY, plan.trace_ids
     for _ in range(2):
         held: list[str] = []
@@ -382,7 +382,7 @@ def run() -> list[Row]:
     say(f"  all blocks: plain functions wall {a.wall:.1f} s, Prefect {b.wall:.1f} s")
     share = 100 * (b.wall - a.wall) / b.wall
     per_app = [len(range(k, PER_DAY, len(APPS))) for k in range(len(APPS))]
-    tasks = DAYS * (len(APPS) + 1 + sum(-(-n // per_task) for n in per_app))  # plan, detect
+    tasks = DAYS * (1 + sum(-(-n // per_task) for n in per_app))  # detect, evaluate
     say(
         f"  Prefect's share of the wall time: {share:.1f}% ({b.wall - a.wall:.1f} s over "
         f"{DAYS + len(timings[PREFECT])} flow runs and {tasks:,} task runs)"

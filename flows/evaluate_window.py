@@ -43,10 +43,12 @@ def _app_settings(settings: Settings, policy: SamplingPolicy) -> Settings:
     )
 
 
-@task(name="plan-app", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def plan_app_task(
+def plan_app_run(
     window: Window, app: str, evaluator_names: list[str], run_id: int, sample_rate: float | None
 ) -> AppPlan:
+    """The app's picks, recorded as claims, and the run's total. A plain call in the flow,
+    not a task: one short query, and a task run costs Prefect's server about as much
+    (bench/backfill); the plan is in the flow run's log."""
     settings = load_settings()
     evaluator_keys = keys(build(evaluator_names, naming_resources(settings)))
     with _conn() as conn:
@@ -165,7 +167,7 @@ def _evaluate_app(
     """One app's picks, batch by batch; then one more pass over the traces another run held
     (finished by it meanwhile, or free again if it died). Stops at the judge budget."""
     size = load_settings().task_traces
-    plan = plan_app_task(window, app, names, run_id, sample_rate)
+    plan = plan_app_run(window, app, names, run_id, sample_rate)
     logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
     total, todo = EMPTY, plan.trace_ids
     for _ in range(2):  # the second pass takes what another run held during the first
