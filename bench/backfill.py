@@ -16,7 +16,7 @@ share shrinks.
 The same work is timed on the same database through two paths:
 
 1. plain functions, no Prefect: per day, what the ``evaluate-window`` flow runs (start the
-   run; per app, ``plan_app_run``, then the ``evaluate-batches`` task slice by slice;
+   run; per app, ``evaluate_app``: the plan, then the ``evaluate-batches`` task slice by slice;
    the ``detect-regressions`` task; finish the run), each task's own function called
    directly (``task.fn``: no task run, no state, no event) in this process;
 2. Prefect: the ``backfill`` flow (one ``evaluate-window`` child flow run per day) called in
@@ -35,8 +35,8 @@ review items are truncated, so both do the same work from the same state; after 
 stored scores must be exactly one per trace and evaluator, with the same statuses both
 times. Prefect's share is
 (B - A) / B of the summed wall times (each block's share is printed too); the issue's
-target is under 5%. Path A's loops over days, apps and slices copy the flows' bodies: keep
-them in step with ``flows/evaluate_window.py`` and ``flows/backfill.py``.
+target is under 5%. Path A's loops over days and apps copy the flows' bodies: keep them in
+step with ``flows/evaluate_window.py`` and ``flows/backfill.py``.
 
 Path B's time includes sending the client's last queued logs and events. Not counted: the
 start of a flow run's own process in a served deployment (here the flow runs in the bench's
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import random
 import tempfile
@@ -72,7 +73,7 @@ from bench._scratch import (
     scratch_database,
     timed,
 )
-from flows.evaluation import EMPTY, BatchOutcome, chunks
+from flows.evaluation import EMPTY, BatchOutcome
 from flows.resources import local_provider
 from flows.windows import Window, days
 from vigil import platform
@@ -101,6 +102,7 @@ PREFECT_DATABASE = "vigil_bench_backfill_prefect"
 RESET_TABLES = "review_events, review_items, regressions, scores, eval_claims, eval_runs"
 BLOCKS = int(os.environ.get("VIGIL_BENCH_BACKFILL_BLOCKS", "2"))
 PLAIN, PREFECT = "plain functions", "Prefect"
+LOG = logging.getLogger("bench.backfill")
 
 # -- traces -------------------------------------------------------------------------------
 APPS = ("support-bot", "docs-search")
@@ -183,30 +185,10 @@ def load_traces(url: str) -> int:
 
 
 # -- path A: the flow's work as plain functions -------------------------------------------
-def _evaluate_app(window: Window, app: str, names: list[str], run_id: int) -> BatchOutcome:
-    """``flows.evaluate_window._evaluate_app`` with the tasks' bodies called directly: the
-    picks a slice of ``task_traces`` at a time, then one more pass over what another run
-    held; stops at the judge budget."""
-    from flows.evaluate_window import evaluate_task, plan_app_run
-
-    size = load_settings().task_traces
-    plan = plan_app_run(window, app, names, run_id, SAMPLE_RATE)
-    total, todo = EMPTY, plan.trace_ids
-    for _ in range(2):
-        held: list[str] = []
-        for part in chunks(todo, size):
-            outcome = evaluate_task.fn(part, names, run_id, plan.policy)
-            total, held = total + outcome, held + list(outcome.busy)
-            if total.budget_spent:
-                return total
-        todo = held
-    return total
-
-
 def _evaluate_window(window: Window, names: list[str]) -> tuple[BatchOutcome, list[int]]:
     """The ``evaluate-window`` flow's body for a backfill day, the tasks' bodies called
-    directly."""
-    from flows.evaluate_window import _conn, detect_task
+    directly (``evaluate_app`` is the flow's own, given the task's function)."""
+    from flows.evaluate_window import _conn, detect_task, evaluate_app, evaluate_task
 
     settings = load_settings()
     with _conn() as conn:
@@ -217,7 +199,8 @@ def _evaluate_window(window: Window, names: list[str]) -> tuple[BatchOutcome, li
         )
     total = EMPTY
     for app in apps:
-        total = total + _evaluate_app(window, app, names, run_id)
+        outcome, _ = evaluate_app(window, app, names, run_id, SAMPLE_RATE, LOG, evaluate_task.fn)
+        total = total + outcome
     found = detect_task.fn(window[1], None, run_id)
     with _conn() as conn:
         runs.finish_run(conn, run_id, "completed", f"{len(found)} regression(s)")

@@ -9,6 +9,7 @@ over overlapping windows split the work, and a killed run leaves no half-written
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -125,7 +126,7 @@ def evaluate_window(
     total, notes = EMPTY, []
     try:
         for name in apps:
-            outcome, note = _evaluate_app(window, name, names, run_id, sample_rate, logger)
+            outcome, note = evaluate_app(window, name, names, run_id, sample_rate, logger)
             total = total + outcome
             notes += [note] if note else []
         found = detect_task(window[1], app, run_id)
@@ -156,16 +157,22 @@ def evaluate_window(
     }
 
 
-def _evaluate_app(
+EvaluateSlice = Callable[[list[str], list[str], int, SamplingPolicy], BatchOutcome]
+
+
+def evaluate_app(
     window: Window,
     app: str,
     names: list[str],
     run_id: int,
     sample_rate: float | None,
     logger: Any,
+    evaluate: EvaluateSlice = evaluate_task,
 ) -> tuple[BatchOutcome, str | None]:
-    """One app's picks, batch by batch; then one more pass over the traces another run held
-    (finished by it meanwhile, or free again if it died). Stops at the judge budget."""
+    """One app's picks, a slice of ``task_traces`` at a time through ``evaluate`` (the
+    ``evaluate-batches`` task; bench/backfill passes its plain function); then one more pass
+    over the traces another run held (finished by it meanwhile, or free again if it died).
+    Stops at the judge budget."""
     size = load_settings().task_traces
     plan = plan_app_run(window, app, names, run_id, sample_rate)
     logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
@@ -173,7 +180,7 @@ def _evaluate_app(
     for _ in range(2):  # the second pass takes what another run held during the first
         held: list[str] = []
         for part in chunks(todo, size):
-            outcome = evaluate_task(part, names, run_id, plan.policy)
+            outcome = evaluate(part, names, run_id, plan.policy)
             total, held = total + outcome, held + list(outcome.busy)
             if total.budget_spent:
                 left = len(plan.trace_ids) - total.traces
