@@ -17,7 +17,7 @@ import psutil
 from psycopg import sql
 
 from bench._ports import free_port
-from vigil import platform, services
+from cli.supervisor import services, stack
 from vigil.db import connect
 from vigil.db.connection import with_database
 from vigil.db.embedded import EmbeddedServer
@@ -33,11 +33,11 @@ def say(line: str) -> None:
 # -- a Prefect server ----------------------------------------
 @contextlib.contextmanager
 def prefect_server(settings: Settings, database: str) -> Iterator[int]:
-    """``prefect server start`` as ``vigil.platform.prefect_server`` runs it, but with its
+    """``prefect server start`` as ``cli.supervisor.stack.prefect_server`` runs it, but with its
     database ``database`` (a SQLAlchemy URL): that function would create a database named
     ``prefect`` on the server, which may be someone's. Yields the server's pid."""
     env = {
-        **platform.prefect_env(settings),
+        **stack.prefect_env(settings),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
         "PREFECT_UI_API_URL": settings.prefect_api,
     }

@@ -73,10 +73,10 @@ from bench._scratch import (
     scratch_database,
     timed,
 )
+from cli.supervisor import stack
 from flows.evaluation import EMPTY, BatchOutcome
 from flows.resources import local_provider
 from flows.windows import Window, days
-from vigil import platform
 from vigil.db import connect, migrate
 from vigil.models import Retrieval, Trace
 from vigil.settings import Settings, load_settings
@@ -289,15 +289,15 @@ def total(timings: list[Timing]) -> Timing:
 
 
 def run() -> list[Row]:
-    with contextlib.ExitStack() as stack:
-        admin_url, db_pid = stack.enter_context(postgres())
-        url = stack.enter_context(scratch_database(admin_url, DATABASE))
-        prefect_db = stack.enter_context(scratch_database(admin_url, PREFECT_DATABASE))
-        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigil-bench-home-")))
+    with contextlib.ExitStack() as ctx:
+        admin_url, db_pid = ctx.enter_context(postgres())
+        url = ctx.enter_context(scratch_database(admin_url, DATABASE))
+        prefect_db = ctx.enter_context(scratch_database(admin_url, PREFECT_DATABASE))
+        home = Path(ctx.enter_context(tempfile.TemporaryDirectory(prefix="vigil-bench-home-")))
         settings = Settings(home=home, host="127.0.0.1", prefect_port=free_port(), database_url=url)
         # Prefect reads its settings when it is imported: set them before anything does.
-        env = {"VIGIL_DATABASE_URL": url, "VIGIL_HOME": str(home), **platform.prefect_env(settings)}
-        stack.enter_context(environment(env))
+        env = {"VIGIL_DATABASE_URL": url, "VIGIL_HOME": str(home), **stack.prefect_env(settings)}
+        ctx.enter_context(environment(env))
         with connect(url, autocommit=True) as conn:
             migrate(conn)
         size, per_task = load_settings().batch_size, load_settings().task_traces
@@ -315,7 +315,7 @@ def run() -> list[Row]:
 
         from flows.backfill import backfill
 
-        stack.enter_context(temporary_settings({PREFECT_API_URL: settings.prefect_api}))
+        ctx.enter_context(temporary_settings({PREFECT_API_URL: settings.prefect_api}))
 
         def prefect_backfill(block: Window) -> dict[str, Any]:
             """The flow, then Prefect's queues of logs and events sent (as at a flow run

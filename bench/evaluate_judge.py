@@ -18,9 +18,9 @@ from bench import Row
 from evaluators import Resources
 from evaluators.judge_answer_relevance import JudgeAnswerRelevance
 from evaluators.providers.judge import build_judge
-from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.models import Trace
 from vigil.settings import Settings
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 LATENCY_S = 0.3
 LIMIT_PER_S = 20

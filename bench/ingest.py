@@ -52,7 +52,7 @@ def vigil_receiver() -> Iterator[Peer]:
         home = tempfile.mkdtemp(prefix="vigil-bench-home-")
         env = {**os.environ, "VIGIL_DATABASE_URL": url, "VIGIL_OTLP_PORT": str(port),
                "VIGIL_HOME": home}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "vigil.cli.main", "serve-otlp"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve-otlp"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             _wait_http(f"http://127.0.0.1:{port}/health")

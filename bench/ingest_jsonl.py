@@ -15,9 +15,9 @@ from pathlib import Path
 
 from bench import Row
 from bench._db import scratch_database
+from cli.demo.corpus import build_corpus
+from cli.demo.traffic import DemoPlan, generate_traffic
 from vigil.db import connect
-from vigil.demo.corpus import build_corpus
-from vigil.demo.traffic import DemoPlan, generate_traffic
 from vigil.ingest.jsonl import ingest_file
 from vigil.models import Retrieval, Trace
 from vigil.store.traces import (

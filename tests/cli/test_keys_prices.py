@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from vigil.cli.main import cli
+from cli.main import cli
 from vigil.store.keys import app_for_token
 
 

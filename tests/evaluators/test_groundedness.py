@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.quality import length_matched, roc_auc, word_overlap
 from evaluators import Resources
 from evaluators.context_relevance import ContextRelevance
 from evaluators.groundedness import Groundedness
+from evaluators.label_agreement import length_matched, roc_auc, word_overlap
 from evaluators.providers import MiniLMProvider
 from evaluators.support import support
 from evaluators.text import stem, terms

@@ -21,10 +21,10 @@ from evaluators.judge_feedback import judge_feedback
 from evaluators.judge_groundedness import JudgeGroundedness
 from evaluators.providers.judge import LLMJudge, build_judge
 from tests.fakes.judge import judged
-from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.errors import VigilError
 from vigil.models import Retrieval, Score, Trace
 from vigil.settings import Settings
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 SOURCE = ["The warranty period is two years.", "Shipping to Norway takes five days."]
 WARRANTY_REPLY = (

@@ -6,11 +6,11 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from cli.main import cli
 from evaluators import Resources
 from evaluators.cost import Cost
 from evaluators.latency import Latency
 from evaluators.token_usage import TokenUsage
-from vigil.cli.main import cli
 from vigil.db.types import Conn
 from vigil.ingest.enrich import PriceBook, enrich
 from vigil.models import Retrieval, Score, Trace

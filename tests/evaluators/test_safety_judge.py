@@ -15,8 +15,8 @@ from evaluators.judge_prompt_injection import JudgePromptInjection, fence
 from evaluators.pii_leak import PIILeak
 from evaluators.prompt_injection import PromptInjection
 from tests.fakes.judge import judged
-from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.models import Retrieval, Score, Trace
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 QUESTION = "How long is the warranty?"
 BENIGN = "The warranty period is two years from the date of purchase."

@@ -8,8 +8,8 @@ from typing import Any
 
 from evaluators import Resources
 from evaluators.providers.judge import LLMJudge, build_judge
-from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.settings import Settings
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 
 def make_judge(fake: FakeOpenAIServer, **settings: Any) -> LLMJudge:

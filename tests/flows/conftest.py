@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vigil.demo.traffic import DemoPlan
-from vigil.demo.world import build_world
+from cli.demo.traffic import DemoPlan
+from cli.demo.world import build_world
 
 COLLECTION = "vigil-demo-docs"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from cli.demo.traffic import DemoPlan
 from evaluators import DEFAULT_EVALUATORS, build
 from flows import detection
 from flows.evaluation import chunks, evaluate_claimed, keys
@@ -11,7 +12,6 @@ from flows.planning import plan_app
 from flows.resources import build_resources
 from flows.windows import days, detection_windows
 from vigil.db import connect
-from vigil.demo.traffic import DemoPlan
 from vigil.settings import load_settings
 from vigil.store import sampling
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vigil.cli.main import cli
+from cli.main import cli
 from vigil.ingest.jsonl import ingest_file
 
 GOOD = {
@@ -113,7 +113,7 @@ def test_cli_reports_line_numbers_and_exits_1(db_url: str, tmp_path: Path) -> No
 def test_missing_file_is_one_clear_line_without_traceback(db_url: str, tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "vigil.cli.main", "ingest", str(missing)],
+        [sys.executable, "-m", "cli.main", "ingest", str(missing)],
         capture_output=True,
         text=True,
         timeout=120,

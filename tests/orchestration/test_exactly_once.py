@@ -17,11 +17,11 @@ from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_claimed
 from flows.planning import plan_app
 from tests.cli.helpers import seed
 from tests.fakes.judge import make_judge
-from tests.fakes.openai_server import FakeOpenAIServer
 from vigil.db import connect
 from vigil.models import Score, Trace
 from vigil.settings import Settings
 from vigil.store import runs
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 DAY = datetime(2026, 4, 1, tzinfo=UTC)
 WINDOW = (DAY, DAY + timedelta(days=1))

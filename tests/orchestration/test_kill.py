@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.cli.helpers import seed
 from tests.conftest import free_port
-from tests.fakes.openai_server import FakeOpenAIServer
+from vigil.testing.fake_openai import FakeOpenAIServer
 
 DAYS = 3
 PER_DAY = 10
@@ -22,7 +22,7 @@ def _backfill(env: dict[str, str], start: datetime) -> subprocess.Popen[str]:
     args = ["backfill", "--local", "--evaluator", "judge_groundedness",
             "--start", f"{start:%Y-%m-%d}", "--end", f"{end:%Y-%m-%d}"]  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "vigil.cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

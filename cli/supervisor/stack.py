@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vigil import orchestration, services
+from cli import orchestration
+from cli.supervisor import services
+from cli.supervisor.services import Service
 from vigil.db import prefect_database_url
-from vigil.services import Service
 from vigil.settings import Settings
 
 SERVICE_ORDER = ("prefect", "worker", "otlp", "ui")
@@ -71,14 +72,14 @@ def otlp(settings: Settings) -> Service:
     """The OTLP/HTTP receiver."""
     return Service(
         "otlp",
-        services.python_module("vigil.cli.main", "serve-otlp"),
+        services.python_module("cli.main", "serve-otlp"),
         _vigil_env(settings),
         ready_urls=(f"http://{settings.host}:{settings.otlp_port}/health",),
     )
 
 
 def ui(settings: Settings) -> Service:
-    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    app = Path(__file__).resolve().parents[2] / "ui" / "app.py"
     return Service(
         "ui",
         services.python_module(

@@ -6,7 +6,7 @@ import getpass
 
 import click
 
-from vigil.cli.common import open_db, settings_options
+from cli.common import open_db, settings_options
 from vigil.store import keys as key_store
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 import vigil
-from vigil.cli import backfill, database, ingest, keys, otlp, platform, runs, sampling
+from cli import backfill, database, ingest, keys, otlp, platform, runs, sampling
 from vigil.errors import VigilError
 
 EPILOG = """

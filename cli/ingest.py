@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vigil.cli.common import settings_from, settings_options
+from cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
 from vigil.ingest.jsonl import IngestReport, ingest_file
 from vigil.ingest.text import text_filter

@@ -9,8 +9,8 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vigil import orchestration
-from vigil.cli.common import settings_from, settings_options
+from cli import orchestration
+from cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
 from vigil.db.types import Conn
 from vigil.errors import VigilError

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from cli.supervisor.services import http_ok
 from vigil.errors import VigilError
-from vigil.services import http_ok
 from vigil.settings import Settings
 
 EVALUATE_DEPLOYMENT = "evaluate-window/evaluate-window"

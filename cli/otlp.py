@@ -8,7 +8,7 @@ from datetime import date
 
 import click
 
-from vigil.cli.common import settings_from, settings_options
+from cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
 from vigil.store import prices as price_store
 

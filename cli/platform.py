@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import click
 
-from vigil import platform, services
-from vigil.cli.common import settings_from, settings_options
+from cli.common import settings_from, settings_options
+from cli.supervisor import services, stack
 from vigil.db import connect, database_url, embedded_server, migrate
 from vigil.errors import VigilError
 from vigil.settings import Settings
@@ -30,14 +30,14 @@ def start_all(settings: Settings) -> None:
     """Database, migrations, Prefect server, the deployments' runner, the UI."""
     url = start_database(settings)
     click.echo(f"database ready: {url}")
-    for make in (platform.prefect_server, platform.worker, platform.otlp, platform.ui):
+    for make in (stack.prefect_server, stack.worker, stack.otlp, stack.ui):
         service = make(settings)
         click.echo(
             f"starting {service.name} ... (log: {services.log_path(settings, service.name)})"
         )
         services.start(settings, service)
     click.echo("")
-    for label, address in platform.urls(settings).items():
+    for label, address in stack.urls(settings).items():
         click.echo(f"  {label:45} {address}")
     click.echo(
         f"\nevaluate-window runs on cron '{settings.schedule_cron}' (edit or pause it in "
@@ -46,7 +46,7 @@ def start_all(settings: Settings) -> None:
 
 
 def stop_all(settings: Settings) -> None:
-    stopped = [name for name in reversed(platform.SERVICE_ORDER) if services.stop(settings, name)]
+    stopped = [name for name in reversed(stack.SERVICE_ORDER) if services.stop(settings, name)]
     for name in stopped:
         click.echo(f"stopped {name}")
     marker = services.run_dir(settings) / DB_MARKER
@@ -66,7 +66,7 @@ def serve_until_interrupted(settings: Settings) -> None:
     click.echo("\nPress Ctrl-C to stop everything.")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops like Ctrl-C
     try:
-        gone = services.wait_any_exit(settings, list(platform.SERVICE_ORDER))
+        gone = services.wait_any_exit(settings, list(stack.SERVICE_ORDER))
         click.secho(
             f"{gone} exited; see {services.log_path(settings, gone)}. Stopping.", fg="red", err=True
         )
@@ -115,8 +115,8 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
     facts that are not in the retrieved context. The backfill runs through the Prefect
     deployment; groundedness drops and the regression appears in the app.
     """
-    from vigil.demo.traffic import DemoPlan
-    from vigil.demo.world import build_world
+    from cli.demo.traffic import DemoPlan
+    from cli.demo.world import build_world
     from vigil.embeddings import load_embeddings
 
     if days < 9:
@@ -139,7 +139,7 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
     )
     try:
         start_all(settings)
-        from vigil.cli.backfill import run_backfill
+        from cli.backfill import run_backfill
 
         click.echo("\nbackfilling the demo days through the Prefect `backfill` deployment ...")
         params = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from vigil.demo.corpus import PRODUCTS, ROUTE_OF_TOPIC, TOPICS
-from vigil.demo.questions import QUESTIONS
+from cli.demo.corpus import PRODUCTS, ROUTE_OF_TOPIC, TOPICS
+from cli.demo.questions import QUESTIONS
 from vigil.models import Retrieval, Span, Trace
 
 Retriever = Callable[[str], list[Retrieval]]

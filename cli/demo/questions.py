@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigil.demo.corpus import Product
+from cli.demo.corpus import Product
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from vigil.cli.common import open_db, settings_from, settings_options
+from cli.common import open_db, settings_from, settings_options
 from vigil.errors import VigilError
 from vigil.models import Score
 from vigil.store import runs as run_store

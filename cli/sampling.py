@@ -8,7 +8,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from vigil.cli.common import open_db, settings_from, settings_options
+from cli.common import open_db, settings_from, settings_options
 from vigil.errors import VigilError
 from vigil.sampling import SamplingPolicy, default_policy
 from vigil.store import sampling as store

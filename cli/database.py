@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vigil.cli.common import settings_from, settings_options
+from cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, embedded_server, migrate
 from vigil.errors import VigilError
 

@@ -9,9 +9,9 @@ from itertools import islice
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from cli.demo.corpus import build_corpus
+from cli.demo.traffic import DemoPlan, generate_traffic
 from vigil.db import connect
-from vigil.demo.corpus import build_corpus
-from vigil.demo.traffic import DemoPlan, generate_traffic
 from vigil.knowledge_base import PGVectorStore, load_documents
 from vigil.models import Retrieval
 from vigil.store.traces import insert_traces
