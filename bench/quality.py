@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from vigil.models import Trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-_WORD = re.compile(r"\w+")
 
 
 def groundedness_rows(judge: Judge | None = None) -> list[Row]:

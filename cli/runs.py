@@ -10,7 +10,7 @@ from cli.common import open_db, settings_from, settings_options
 from vigil.errors import VigilError
 from vigil.models import Score
 from vigil.store import runs as run_store
-from vigil.store import scores, traces
+from vigil.store import traces
 
 STALLED_AFTER = timedelta(minutes=30)  # a running run with no progress this long is shown so
 
@@ -64,8 +64,8 @@ def evaluate(
     and the stored one is what `vigil runs` and the app show.
     """
     from evaluators import DEFAULT_EVALUATORS, build
+    from flows.evaluation import evaluate_batch
     from flows.resources import build_resources
-    from vigil.store.scores import ScoreRow
 
     settings = settings_from(home, db_url)
     with open_db(home, db_url) as conn:
@@ -88,31 +88,25 @@ def evaluate(
                 app=trace.app,
                 traces_total=1,
             )
-        built = build(names, build_resources(settings, conn, run_id))
-        rows = [
-            ScoreRow(
-                trace.id, trace.app, trace.start_time, ev.name, ev.version, ev.evaluate([trace])[0]
-            )
-            for ev in built
-        ]
-        for row in rows:
-            click.echo(f"{row.evaluator:24} v{row.evaluator_version:12} {_result(row.score)}")
+        outcome = evaluate_batch(
+            conn,
+            [trace.id],
+            build(names, build_resources(settings, conn, run_id)),
+            run_id,
+            settings.eval_max_attempts,
+            rescore=True,  # print every evaluator's result; a stored final score is kept
+            store=not no_store,
+            report=lambda row: click.echo(
+                f"{row.evaluator:24} v{row.evaluator_version:12} {_result(row.score)}"
+            ),
+        )
         if run_id is None:
             return
-        with conn.transaction():
-            written = scores.upsert_scores(conn, rows, run_id)
-            run_store.add_progress(
-                conn,
-                run_id,
-                done=1,
-                scored=sum(r.score.status == "scored" for r in rows),
-                skipped=sum(r.score.status == "skipped" for r in rows),
-                errors=sum(r.score.status == "error" for r in rows),
-            )
-            run_store.finish_run(conn, run_id, "completed", f"trace {trace.id}")
-    kept = len(rows) - written
+        run_store.finish_run(conn, run_id, "completed", f"trace {trace.id}")
+    rows = outcome.scored + outcome.skipped + outcome.errors
+    kept = rows - outcome.written
     click.echo(
-        f"stored {written} score(s)"
+        f"stored {outcome.written} score(s)"
         + (f"; kept {kept} final score(s) already stored for these versions" if kept else ""),
         err=True,
     )

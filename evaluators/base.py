@@ -8,12 +8,15 @@ a score of 0.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
 from vigil.models import Score, Trace
+
+log = logging.getLogger(__name__)
 
 Need = Literal[
     "question",  # trace.input
@@ -103,14 +106,26 @@ class Evaluator(ABC):
             scored = self.score(batch)
             if len(scored) != len(batch):
                 raise RuntimeError(f"{self.name} returned {len(scored)} scores for {len(batch)}")
-        except Exception:
-            scored = [self._score_one(t) for t in batch]
+        except Exception as err:
+            log.warning(
+                "evaluator %s (v%s) failed on a batch of %d traces, retrying each alone: %s: %s",
+                self.name, self.version, len(batch), type(err).__name__, err, exc_info=err,
+            )  # fmt: skip
+            scored = self._score_each(batch)
         for i, result in zip(eligible, scored, strict=True):
             results[i] = result
         return [r for r in results if r is not None]
 
-    def _score_one(self, trace: Trace) -> Score:
-        try:
-            return self.score([trace])[0]
-        except Exception as err:  # recorded as an error score, retried by a later run
-            return Score.error(f"{type(err).__name__}: {err}")
+    def _score_each(self, traces: Sequence[Trace]) -> list[Score]:
+        """Each trace alone, until one comes back not attempted (a judge whose run budget is
+        spent): the rest are then not attempted either, so a retry never spends past it."""
+        out: list[Score] = []
+        for trace in traces:
+            if out and out[-1].not_attempted:
+                out.append(out[-1])
+                continue
+            try:
+                out.append(self.score([trace])[0])
+            except Exception as err:  # recorded as an error score, retried by a later run
+                out.append(Score.error(f"{type(err).__name__}: {err}"))
+        return out

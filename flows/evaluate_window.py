@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 
 from evaluators import DEFAULT_EVALUATORS, build
 from flows import detection, planning
-from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_claimed, keys
+from flows.evaluation import EMPTY, BatchOutcome, evaluate_picks, evaluate_slice, keys
 from flows.planning import AppPlan
 from flows.resources import build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
@@ -68,16 +68,12 @@ def evaluate_task(
     ``batch_size`` at a time (one Prefect task per batch would cost more than the batch)."""
     settings = _app_settings(load_settings(), policy)
     url = database_url(settings, start=False)
-    total = EMPTY
     with connect(url, autocommit=True) as conn, connect(url) as lock_conn:
         evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
-        for batch in chunks(ids, settings.batch_size):
-            total = total + evaluate_claimed(
-                conn, lock_conn, batch, evaluators, run_id, settings.eval_max_attempts
-            )
-            if total.budget_spent:
-                break
-    return total
+        return evaluate_slice(
+            conn, lock_conn, ids, evaluators, run_id, settings.batch_size,
+            settings.eval_max_attempts,
+        )  # fmt: skip
 
 
 @task(name="detect-regressions", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -176,21 +172,17 @@ def evaluate_app(
     size = load_settings().task_traces
     plan = plan_app_run(window, app, names, run_id, sample_rate)
     logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
-    total, todo = EMPTY, plan.trace_ids
-    for _ in range(2):  # the second pass takes what another run held during the first
-        held: list[str] = []
-        for part in chunks(todo, size):
-            outcome = evaluate(part, names, run_id, plan.policy)
-            total, held = total + outcome, held + list(outcome.busy)
-            if total.budget_spent:
-                left = len(plan.trace_ids) - total.traces
-                return total, (
-                    f"{app}: judge budget reached ({total.judge_tokens:,} tokens, "
-                    f"${total.cost_usd:.4f}); took no new traces, {left} left for the next run"
-                )
-        todo = held
-    if todo:
-        return total, f"{app}: {len(todo)} traces left to a concurrent run"
+    total = evaluate_picks(
+        plan.trace_ids, lambda part: evaluate(part, names, run_id, plan.policy), size
+    )
+    if total.budget_spent:
+        left = len(plan.trace_ids) - total.traces
+        return total, (
+            f"{app}: judge budget reached ({total.judge_tokens:,} tokens, "
+            f"${total.cost_usd:.4f}); took no new traces, {left} left for the next run"
+        )
+    if total.busy:
+        return total, f"{app}: {len(total.busy)} traces left to a concurrent run"
     return total, None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import vigil  # noqa: F401  (telemetry off before any library is imported)
+from tests import leftovers
 from vigil.db import connect, ensure_database_exists, migrate
 from vigil.db.connection import with_database
 from vigil.db.embedded import EmbeddedServer
@@ -24,6 +25,26 @@ TABLES = (
     "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
     " eval_runs, retrievals, spans, traces"
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SERVERS_BEFORE] = leftovers.servers()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a server a test started is still running (see tests/leftovers.py)."""
+    before = session.config.stash.get(_SERVERS_BEFORE, {})
+    marks = [str(session.config._tmp_path_factory.getbasetemp())]  # type: ignore[attr-defined]
+    alive = leftovers.leftovers(before, marks)
+    if alive:
+        lines = "\n".join(f"  pid {p.pid}: {p.cmdline[:200]}" for p in alive)
+        session.config.get_terminal_writer().line(
+            f"\nLEFT RUNNING by the tests (a fixture did not stop them):\n{lines}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_SERVERS_BEFORE = pytest.StashKey[dict[int, str]]()
 
 
 def free_port() -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import logging
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import nltk
@@ -178,6 +180,31 @@ def test_a_spent_budget_stops_requests_and_scores_nothing() -> None:
     spent = Score.error("judge budget of 100 tokens for this run is spent", not_attempted=True)
     assert scores[1:] == [spent] * 3
     assert all(s.not_attempted for s in scores[1:])  # not stored: the next run takes them
+
+
+class _FailsOnBatches(JudgeAnswerRelevance):
+    """Fails a batch after its requests were made, as a bug in combining results would."""
+
+    def score(self, traces: Sequence[Trace]) -> list[Score]:
+        scored = super().score(traces)
+        if len(traces) > 1:
+            raise RuntimeError("combining failed")
+        return scored
+
+
+def test_a_failed_batch_is_logged_once_and_its_retry_stays_within_the_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        judged({"judge_max_tokens_per_run": 100, "judge_concurrency": 1}) as (fake, res),
+        caplog.at_level(logging.WARNING, logger="evaluators.base"),
+    ):
+        scores = _FailsOnBatches(res).evaluate([trace(f"t{i}") for i in range(4)])
+    failed = [r.getMessage() for r in caplog.records if "failed on a batch" in r.getMessage()]
+    assert len(failed) == 1
+    assert "judge_answer_relevance" in failed[0] and "combining failed" in failed[0]
+    assert len(fake.requests) == 1  # the batch spent the budget; the retry sent nothing
+    assert all(s.not_attempted for s in scores)  # not stored: the next run takes them
 
 
 def test_a_cost_budget_counts_the_replies_usage() -> None:

@@ -7,7 +7,7 @@ import os
 from cli.demo.traffic import DemoPlan
 from evaluators import DEFAULT_EVALUATORS, build
 from flows import detection
-from flows.evaluation import chunks, evaluate_claimed, keys
+from flows.evaluation import evaluate_slice, keys
 from flows.planning import plan_app
 from flows.resources import build_resources
 from flows.windows import days, detection_windows
@@ -24,8 +24,7 @@ def evaluate_days(conn, plan: DemoPlan) -> dict[str, list[int]]:  # type: ignore
         for app in sampling.window_apps(conn, start, end, None):
             picked = plan_app(conn, settings, app, (start, end), keys(evaluators), None)
             with connect(os.environ["VIGIL_DATABASE_URL"]) as lock_conn:
-                for batch in chunks(picked.trace_ids, 64):
-                    evaluate_claimed(conn, lock_conn, batch, evaluators, None)
+                evaluate_slice(conn, lock_conn, picked.trace_ids, evaluators, None, 64)
         window, baseline = detection_windows(end, 24, 7)
         with conn.transaction():
             found[f"{start:%Y-%m-%d}"] = detection.detect(conn, window, baseline)

@@ -13,7 +13,7 @@ from typing import ClassVar
 from evaluators import Evaluator, Resources
 from evaluators.base import Need
 from evaluators.judge_groundedness import JudgeGroundedness
-from flows.evaluation import EMPTY, BatchOutcome, chunks, evaluate_claimed
+from flows.evaluation import BatchOutcome, evaluate_picks, evaluate_slice
 from flows.planning import plan_app
 from tests.cli.helpers import seed
 from tests.fakes.judge import make_judge
@@ -56,15 +56,11 @@ def _run(url: str, evaluators: list[Evaluator], size: int = 5) -> tuple[int, Bat
         run_id = runs.start_run(conn, kind="adhoc", window_start=WINDOW[0],
                                 window_end=WINDOW[1], evaluators=[k for k, _ in keys])  # fmt: skip
         plan = plan_app(conn, settings, "e2e", WINDOW, keys, run_id)
-        total, todo = EMPTY, plan.trace_ids
-        for _ in range(2):
-            held: list[str] = []
-            for batch in chunks(todo, size):
-                outcome = evaluate_claimed(conn, lock_conn, batch, evaluators, run_id)
-                total, held = total + outcome, held + list(outcome.busy)
-                if total.budget_spent:
-                    return run_id, total
-            todo = held
+        total = evaluate_picks(
+            plan.trace_ids,
+            lambda part: evaluate_slice(conn, lock_conn, part, evaluators, run_id, size),
+            size,
+        )
     return run_id, total
 
 
