@@ -35,8 +35,8 @@ review items are truncated, so both do the same work from the same state; after 
 stored scores must be exactly one per trace and evaluator, with the same statuses both
 times. Prefect's share is
 (B - A) / B of the summed wall times (each block's share is printed too); the issue's
-target is under 5%. Path A's loops over days and apps copy the flows' bodies: keep them in
-step with ``flows/evaluate_window.py`` and ``flows/backfill.py``.
+target is under 5%. Path A runs the flow's own body (``run_window``) day by day, with the
+tasks' plain functions.
 
 Path B's time includes sending the client's last queued logs and events. Not counted: the
 start of a flow run's own process in a served deployment (here the flow runs in the bench's
@@ -74,13 +74,11 @@ from bench._scratch import (
     timed,
 )
 from cli.supervisor import stack
-from flows.evaluation import EMPTY, BatchOutcome
 from flows.resources import local_provider
 from flows.windows import Window, days
 from vigil.db import connect, migrate
 from vigil.models import Retrieval, Trace
 from vigil.settings import Settings, load_settings
-from vigil.store import runs, sampling, spans
 from vigil.store.traces import insert_traces
 
 DAYS = int(os.environ.get("VIGIL_BENCH_BACKFILL_DAYS", "30"))
@@ -185,35 +183,21 @@ def load_traces(url: str) -> int:
 
 
 # -- path A: the flow's work as plain functions -------------------------------------------
-def _evaluate_window(window: Window, names: list[str]) -> tuple[BatchOutcome, list[int]]:
-    """The ``evaluate-window`` flow's body for a backfill day, the tasks' bodies called
-    directly (``evaluate_app`` is the flow's own, given the task's function)."""
-    from flows.evaluate_window import _conn, detect_task, evaluate_app, evaluate_task
-
-    settings = load_settings()
-    with _conn() as conn:
-        spans.complete_quiet_traces(conn, settings.trace_grace_s)
-        apps = sampling.window_apps(conn, *window, None)
-        run_id = runs.start_run(
-            conn, kind="backfill", window_start=window[0], window_end=window[1], evaluators=names
-        )
-    total = EMPTY
-    for app in apps:
-        outcome, _ = evaluate_app(window, app, names, run_id, SAMPLE_RATE, LOG, evaluate_task.fn)
-        total = total + outcome
-    found = detect_task.fn(window[1], None, run_id)
-    with _conn() as conn:
-        runs.finish_run(conn, run_id, "completed", f"{len(found)} regression(s)")
-    return total, found
-
-
 def plain_backfill(start: datetime, end: datetime, names: list[str]) -> dict[str, Any]:
-    """The ``backfill`` flow's body: one window a day, oldest first."""
-    done, regressions = EMPTY, list[int]()
+    """The ``backfill`` flow's work without Prefect: one window a day, oldest first, each
+    through the ``evaluate-window`` flow's own body with the tasks' plain functions."""
+    from flows.evaluate_window import detect_task, evaluate_task, run_window
+
+    traces = errors = 0
+    regressions: list[int] = []
     for window in days(start, end):
-        outcome, found = _evaluate_window(window, names)
-        done, regressions = done + outcome, regressions + found
-    return {"traces": done.traces, "errors": done.errors, "regressions": sorted(set(regressions))}
+        result = run_window(
+            window, None, names, "backfill", SAMPLE_RATE, LOG,
+            evaluate=evaluate_task.fn, detect=detect_task.fn,
+        )  # fmt: skip
+        traces, errors = traces + result["traces"], errors + result["errors"]
+        regressions += result["regressions"]
+    return {"traces": traces, "errors": errors, "regressions": sorted(set(regressions))}
 
 
 def reset(url: str) -> None:

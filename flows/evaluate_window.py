@@ -102,10 +102,40 @@ def evaluate_window(
 ) -> dict[str, Any]:
     """Score the traces of [start, end) that each app's sampling policy picks and that are
     not scored yet, then look for regressions. ``sample_rate`` overrides the policies' rate."""
-    logger = get_run_logger()
     settings = load_settings()
-    names = list(evaluators or DEFAULT_EVALUATORS)
     window = _resolve_window(start, end, settings.window_minutes, settings.grace_minutes)
+    return run_window(
+        window,
+        app,
+        list(evaluators or DEFAULT_EVALUATORS),
+        kind,
+        sample_rate,
+        get_run_logger(),
+        flow_run_id=str(flow_run.id) if flow_run.id else None,
+    )
+
+
+EvaluateSlice = Callable[[list[str], list[str], int, SamplingPolicy], BatchOutcome]
+Detect = Callable[[datetime, str | None, int | None], list[int]]
+
+
+def run_window(
+    window: Window,
+    app: str | None,
+    names: list[str],
+    kind: Literal["window", "backfill", "adhoc"],
+    sample_rate: float | None,
+    logger: Any,
+    *,
+    flow_run_id: str | None = None,
+    evaluate: EvaluateSlice | None = None,
+    detect: Detect | None = None,
+) -> dict[str, Any]:
+    """The ``evaluate-window`` flow's body, a plain function: recorded as one run, each
+    app's picks through ``evaluate`` (default: the ``evaluate-batches`` task), then
+    ``detect`` (default: the ``detect-regressions`` task). bench/backfill passes the tasks'
+    plain functions to time the same work without Prefect."""
+    settings = load_settings()
     with _conn() as conn:
         spans.complete_quiet_traces(conn, settings.trace_grace_s)
         apps = sampling.window_apps(conn, *window, app)
@@ -116,16 +146,18 @@ def evaluate_window(
             window_end=window[1],
             evaluators=names,
             app=app,
-            flow_run_id=str(flow_run.id) if flow_run.id else None,
+            flow_run_id=flow_run_id,
         )
     logger.info("window %s .. %s: %d app(s) with traces", *window_iso(window), len(apps))
     total, notes = EMPTY, []
     try:
         for name in apps:
-            outcome, note = evaluate_app(window, name, names, run_id, sample_rate, logger)
+            outcome, note = evaluate_app(
+                window, name, names, run_id, sample_rate, logger, evaluate or evaluate_task
+            )
             total = total + outcome
             notes += [note] if note else []
-        found = detect_task(window[1], app, run_id)
+        found = (detect or detect_task)(window[1], app, run_id)
     except BaseException as err:
         with _conn() as conn:
             runs.finish_run(conn, run_id, "failed", f"{type(err).__name__}: {err}")
@@ -151,9 +183,6 @@ def evaluate_window(
         "regressions": found,
         "message": message,
     }
-
-
-EvaluateSlice = Callable[[list[str], list[str], int, SamplingPolicy], BatchOutcome]
 
 
 def evaluate_app(
