@@ -25,9 +25,10 @@ from flows.resources import build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
+from vigil.ingest import spans as ingest_spans
 from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
-from vigil.store import runs, sampling, spans
+from vigil.store import runs, sampling
 
 
 def _conn() -> Conn:
@@ -137,7 +138,7 @@ def run_window(
     plain functions to time the same work without Prefect."""
     settings = load_settings()
     with _conn() as conn:
-        spans.complete_quiet_traces(conn, settings.trace_grace_s)
+        ingest_spans.complete_quiet_traces(conn, settings.trace_grace_s)
         apps = sampling.window_apps(conn, *window, app)
         run_id = runs.start_run(
             conn,

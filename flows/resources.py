@@ -12,6 +12,7 @@ from vigil.db.types import Conn
 from vigil.embeddings import load_embeddings
 from vigil.knowledge_base import PGVectorStore
 from vigil.settings import Settings
+from vigil.store import knowledge_base as kb_store
 
 _RUN_JUDGES: OrderedDict[tuple[int | None, str], Any] = OrderedDict()
 
@@ -55,7 +56,7 @@ def build_resources(settings: Settings, conn: Conn, run_id: int | None = None) -
         embedding_table=settings.kb_embedding_table,
         collection_table=settings.kb_collection_table,
     )
-    has_store = _table_exists(conn, settings.kb_embedding_table) and store.count() > 0
+    has_store = kb_store.table_exists(conn, settings.kb_embedding_table) and store.count() > 0
     return Resources(
         provider=local_provider(settings.embedding_model),
         store=store if has_store else None,
@@ -67,8 +68,3 @@ def naming_resources(settings: Settings) -> Resources:
     """Enough to list evaluator names and versions (a judge's model is part of its
     evaluators' versions); no model is loaded and no request is sent."""
     return Resources(provider=None, judge=run_judge(settings, None))
-
-
-def _table_exists(conn: Conn, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,)).fetchone()
-    return bool(row and row["found"])

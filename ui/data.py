@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import psycopg
 import streamlit as st
 
-from vigil.db import connect, database_url
+from vigil.db import connect, database_url, is_alive
 from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import load_settings
@@ -18,24 +17,14 @@ FIX = (
 )
 
 
-def _alive(conn: Connection) -> bool:
-    """False when the connection was closed or the server went away (then we reconnect)."""
-    if conn.closed or conn.broken:
-        return False
-    try:
-        conn.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
-
-
 def _close(conn: Connection) -> None:
     conn.close()
 
 
 # One connection per browser session, so that one reviewer's transaction never spans another
-# session's queries; it is closed when the session ends or the cache is cleared.
-@st.cache_resource(scope="session", validate=_alive, on_release=_close, show_spinner=False)
+# session's queries; it is closed when the session ends or the cache is cleared, and replaced
+# when it was closed or the server went away.
+@st.cache_resource(scope="session", validate=is_alive, on_release=_close, show_spinner=False)
 def _open(url: str) -> Connection:
     return connect(url, autocommit=True)
 

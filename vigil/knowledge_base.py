@@ -3,7 +3,8 @@
 Documents are written with ``langchain_postgres.PGVector`` into its standard tables, exactly
 as a LangChain RAG app does. Retrieval checks read those tables through
 :class:`PGVectorStore`, whose table names are configurable for apps with their own schema.
-The chunk embeddings already in the table are reused, never recomputed.
+The chunk embeddings already in the table are reused, never recomputed. This module keeps the
+LangChain side; its queries live in :mod:`vigil.store.knowledge_base`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from pgvector.psycopg import register_vector
-from psycopg import sql
 
+from vigil.db import connect, register_vectors
 from vigil.db.types import Conn
 from vigil.embeddings import DIMENSION
+from vigil.store import knowledge_base as kb
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,10 @@ def load_documents(
     return len(ids)
 
 
-def ensure_hnsw_index(url: str, table: str = "langchain_pg_embedding") -> None:
+def ensure_hnsw_index(url: str, table: str = kb.EMBEDDING_TABLE) -> None:
     """PGVector creates no vector index; add an HNSW index on cosine distance."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)"
-            ).format(sql.Identifier(f"{table}_hnsw_idx"), sql.Identifier(table))
-        )
+    with connect(url, autocommit=True) as conn:
+        kb.ensure_hnsw_index(conn, table)
 
 
 class PGVectorStore:
@@ -94,8 +90,8 @@ class PGVectorStore:
         conn: Conn,
         collection: str,
         *,
-        embedding_table: str = "langchain_pg_embedding",
-        collection_table: str = "langchain_pg_collection",
+        embedding_table: str = kb.EMBEDDING_TABLE,
+        collection_table: str = kb.COLLECTION_TABLE,
         ef_search: int = 100,
     ) -> None:
         self.conn = conn
@@ -103,30 +99,20 @@ class PGVectorStore:
         self.embedding_table = embedding_table
         self.collection_table = collection_table
         self.ef_search = ef_search
-        register_vector(conn)
-
-    def _collection_filter(self) -> sql.Composed:
-        return sql.SQL("collection_id = (SELECT uuid FROM {} WHERE name = {})").format(
-            sql.Identifier(self.collection_table), sql.Literal(self.collection)
-        )
+        register_vectors(conn)
 
     def search(self, vector: Sequence[float], k: int) -> list[Hit]:
         """The k nearest chunks of the collection by cosine distance (HNSW, iterative scan)."""
-        import numpy as np
-
-        query = sql.SQL(
-            "SELECT id, document, 1 - (embedding <=> %s) AS similarity FROM {}"
-            " WHERE {} ORDER BY embedding <=> %s LIMIT %s"
-        ).format(sql.Identifier(self.embedding_table), self._collection_filter())
-        vec = np.asarray(vector, dtype=np.float32)
-        with self.conn.transaction():
-            # Filtered HNSW scans may return fewer than k rows without iterative scans.
-            self.conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            self.conn.execute(
-                sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(self.ef_search))
-            )
-            rows = self.conn.execute(query, (vec, vec, k)).fetchall()
-        return [Hit(str(r["id"]), str(r["document"] or ""), float(r["similarity"])) for r in rows]
+        rows = kb.nearest(
+            self.conn,
+            self.collection,
+            vector,
+            k,
+            embedding_table=self.embedding_table,
+            collection_table=self.collection_table,
+            ef_search=self.ef_search,
+        )
+        return [Hit(*row) for row in rows]
 
     def chunks(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
         """The collection's current rows for these ids, in one query; absent ids are left out.
@@ -134,25 +120,19 @@ class PGVectorStore:
         Retrieval checks compare a trace with these rows and reuse their embeddings instead of
         embedding the chunk text again.
         """
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
-        query = sql.SQL(
-            "SELECT id, document, embedding FROM {} WHERE {} AND id = ANY(%s::text[])"
-        ).format(sql.Identifier(self.embedding_table), self._collection_filter())
-        rows = self.conn.execute(query, (wanted,)).fetchall()
-        return {
-            str(r["id"]): StoredChunk(
-                str(r["id"]),
-                str(r["document"] or ""),
-                None if r["embedding"] is None else np.asarray(r["embedding"], dtype=np.float32),
-            )
-            for r in rows
-        }
+        rows = kb.chunks_by_id(
+            self.conn,
+            self.collection,
+            ids,
+            embedding_table=self.embedding_table,
+            collection_table=self.collection_table,
+        )
+        return {row[0]: StoredChunk(*row) for row in rows}
 
     def count(self) -> int:
-        query = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
-            sql.Identifier(self.embedding_table), self._collection_filter()
+        return kb.count_chunks(
+            self.conn,
+            self.collection,
+            embedding_table=self.embedding_table,
+            collection_table=self.collection_table,
         )
-        row = self.conn.execute(query).fetchone()
-        return int(row["n"]) if row else 0

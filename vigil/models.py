@@ -6,6 +6,8 @@ They carry no database driver imports.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -35,6 +37,27 @@ class Span(BaseModel):
     start_time: AwareDatetime
     end_time: AwareDatetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class MappedSpan:
+    """A span as received (OTLP), with the fields Vigil evaluates already mapped.
+
+    Protocol-free on purpose: ingestion assembles traces from it and the store writes it,
+    neither needing to know which wire format or convention it came from.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_time: datetime
+    end_time: datetime | None
+    status: str
+    attributes: dict[str, Any]
+    mapped: dict[str, Any] = field(default_factory=dict)  # input, output, model, tokens, ...
+    retrievals: list[dict[str, Any]] = field(default_factory=list)  # rank, content, ...
 
 
 class Trace(BaseModel):

@@ -37,8 +37,9 @@ Reason = Literal[
     "sampled",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)  # in order of precedence
-TRACE_COLUMNS = ("model", "prompt_version")  # strata stored as columns; others are segment keys
-_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# A stratum key names a trace column or a segment attribute; the store writes it into SQL, so
+# only these characters pass (no quote, no space).
+STRATUM_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class SamplingPolicy(BaseModel):
@@ -61,7 +62,7 @@ class SamplingPolicy(BaseModel):
     @classmethod
     def _known_keys(cls, strata: tuple[str, ...]) -> tuple[str, ...]:
         for key in strata:
-            if not _KEY.match(key):
+            if not STRATUM_KEY.match(key):
                 raise ValueError(
                     f"stratum {key!r} is not a segment key: use model, prompt_version or a "
                     "segment attribute such as route (letters, digits, _ . -)"
@@ -103,10 +104,3 @@ def default_policy(settings: Settings) -> SamplingPolicy:
         judge_max_tokens=settings.judge_max_tokens_per_run,
         judge_max_cost_usd=settings.judge_max_cost_usd_per_run,
     )
-
-
-def stratum_sql(key: str) -> str:
-    """SQL for one stratum key of a trace row aliased ``t`` (the key is validated)."""
-    if not _KEY.match(key):  # pragma: no cover - SamplingPolicy validated it already
-        raise ValueError(f"bad stratum key {key!r}")
-    return f"t.{key}" if key in TRACE_COLUMNS else f"t.segment ->> '{key}'"

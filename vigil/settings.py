@@ -66,11 +66,18 @@ class Settings(BaseSettings):
     otlp_workers: int = Field(2, ge=1, description="Receiver processes (uvicorn workers).")
     otlp_max_body_mb: float = Field(16.0, description="Largest request body, after gunzip.")
     otlp_max_concurrency: int = Field(4, description="Batches written to PostgreSQL at once.")
+    otlp_max_inflight: int | None = Field(
+        None,
+        ge=1,
+        description="Requests read, decoded or written at once per worker; the rest wait, then "
+        "get 503. Empty means twice otlp_max_concurrency.",
+    )
     otlp_queue_timeout_s: float = Field(
-        2.0, description="How long a batch may wait for a writer before the receiver says 503."
+        2.0,
+        description="How long a batch may wait for an in-flight slot, then for a writer, "
+        "before the receiver says 503.",
     )
     otlp_key_cache_s: float = Field(30.0, description="How long a checked API key is trusted.")
-    otlp_require_key: bool = Field(True, description="Refuse requests without a valid key.")
     trace_grace_s: int = Field(
         300, description="A trace without a finished root span is complete after this quiet time."
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import psycopg
 import streamlit as st
 
 from ui.data import connection
+from vigil.db import translate_errors
 from vigil.errors import VigilError
 from vigil.store import review, scores, traces
 
@@ -28,9 +28,9 @@ def _submit(item_id: int) -> None:
         return
     try:
         conn = connection()  # revalidated: the page's connection may have dropped meanwhile
-        with conn.transaction():
+        with translate_errors(), conn.transaction():
             review.label_item(conn, item_id, label=label, reviewer=reviewer, note=note or None)
-    except (VigilError, psycopg.Error) as err:
+    except VigilError as err:
         st.session_state[FLASH] = ("error", f"{err} Nothing was saved.")
         return
     st.session_state[FLASH] = ("success", f"Item #{item_id} labeled {label!r} by {reviewer}.")

@@ -5,8 +5,11 @@ from vigil.db.connection import (
     database_url,
     embedded_server,
     ensure_database_exists,
+    is_alive,
     prefect_database_url,
+    register_vectors,
     transaction,
+    translate_errors,
 )
 from vigil.db.migrate import migrate
 
@@ -15,7 +18,10 @@ __all__ = [
     "database_url",
     "embedded_server",
     "ensure_database_exists",
+    "is_alive",
     "migrate",
     "prefect_database_url",
+    "register_vectors",
     "transaction",
+    "translate_errors",
 ]

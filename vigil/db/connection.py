@@ -74,6 +74,37 @@ def connect(url: str, *, autocommit: bool = False) -> Conn:
     return conn
 
 
+def register_vectors(conn: Conn) -> None:
+    """Give ``conn`` pgvector's types, so vectors are sent and read as numpy arrays.
+
+    Imported here, not at module level: most commands never touch a vector.
+    """
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+
+
+def is_alive(conn: Conn) -> bool:
+    """False when ``conn`` was closed or its server went away: the caller reconnects."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Raise a database error inside the block as a :class:`VigilError` with its message,
+    so that callers above the store (the UI) handle one error type and import no driver."""
+    try:
+        yield
+    except psycopg.Error as err:
+        raise VigilError(str(err)) from err
+
+
 @contextmanager
 def transaction(url: str) -> Iterator[Conn]:
     """One connection, one transaction: committed on success, rolled back on error."""

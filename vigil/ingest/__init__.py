@@ -1,1 +1,2 @@
-"""Ways traces come in. JSONL files for now; OTLP and the SDK build on the same store calls."""
+"""Ways traces come in: JSONL files and the SDK (whole traces), OTLP (spans assembled into
+traces, :mod:`vigil.ingest.spans`). The SQL is in the store; the rules are here."""

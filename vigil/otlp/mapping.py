@@ -7,11 +7,12 @@ evaluates: question and answer, model, tokens, retrieved chunks, prompt version,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from vigil.ingest.text import TextFilter
+from vigil.models import MappedSpan
 from vigil.otlp.attributes import indexed, key_values, text
 
 OPENINFERENCE_KINDS = {
@@ -25,21 +26,6 @@ GENAI_OPERATIONS = {
 }  # fmt: skip
 _NUMBER = (int, float)  # a tuple: `int | float` builds a new union object at every call
 TEXT_KEYS = ("input", "question", "query", "prompt", "content", "text", "output", "answer")
-
-
-@dataclass
-class MappedSpan:
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    kind: str
-    start_time: datetime
-    end_time: datetime | None
-    status: str
-    attributes: dict[str, Any]
-    mapped: dict[str, Any] = field(default_factory=dict)
-    retrievals: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """The OTLP/HTTP receiver: ``POST /v1/traces``, protobuf or JSON, optionally gzipped.
 
-A batch is answered 200 only once it is committed to PostgreSQL. When the database cannot
-keep up, a batch waits at most ``otlp_queue_timeout_s`` for a writer and is then refused with
-503 and ``Retry-After``, which OTLP exporters retry: nothing acknowledged is ever dropped.
+A batch is answered 200 only once it is committed to PostgreSQL. Memory and CPU stay bounded
+under a burst: a request takes one of ``otlp_max_inflight`` slots before its body is read, and
+is decoded in a worker thread, off the event loop. A request that finds no slot, or then no
+writer, within ``otlp_queue_timeout_s`` is refused with 503 and ``Retry-After``, which OTLP
+exporters retry: nothing acknowledged is ever dropped.
 """
 
 from __future__ import annotations
@@ -13,31 +15,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import anyio
-import orjson
-import psycopg
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
-from psycopg.rows import dict_row
-from psycopg.types.json import set_json_dumps
-from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from vigil.db.pool import UNAVAILABLE, connection_pool
 from vigil.ingest.enrich import PriceBook, enrich
+from vigil.ingest.spans import SpanWrite, store_spans
 from vigil.ingest.text import text_filter
 from vigil.otlp.decode import JSON, PROTOBUF, DecodeFailure, decode_request, encode_response
 from vigil.otlp.decode import media_type as parse_media_type
-from vigil.otlp.mapping import MappedSpan, map_request
+from vigil.otlp.mapping import MappedBatch, MappedSpan, map_request
 from vigil.settings import Settings
 from vigil.store.keys import app_for_token
-from vigil.store.spans import SpanWrite, store_spans
 
 RETRY_AFTER_S = "2"
+BUSY_STORAGE = "storage is busy or unreachable; retry later"
+BUSY_RECEIVER = "the receiver is at its in-flight limit (VIGIL_OTLP_MAX_INFLIGHT); retry later"
 
 
 class Refusal(Exception):
@@ -71,19 +70,29 @@ class Receiver:
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
         self.max_body = int(settings.otlp_max_body_mb * 1024 * 1024)
-        self.pool = ConnectionPool(
-            database_url,
-            min_size=1,
-            max_size=settings.otlp_max_concurrency + 1,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            configure=_fast_json,
-            open=False,
-        )
-        self.slots = anyio.Semaphore(settings.otlp_max_concurrency)
+        self.pool = connection_pool(database_url, max_size=settings.otlp_max_concurrency + 1)
+        inflight = settings.otlp_max_inflight or 2 * settings.otlp_max_concurrency
+        self.inflight = anyio.Semaphore(inflight)  # bodies read, decoded or being written
+        self.slots = anyio.Semaphore(settings.otlp_max_concurrency)  # PostgreSQL writers
         self.keys = KeyCache(settings.otlp_key_cache_s)
         self.safe = text_filter(settings.max_value_chars, settings.redact_pii)
 
     # -- steps ----------------------------------------------------------------------
+    @asynccontextmanager
+    async def room(self, semaphore: anyio.Semaphore, message: str) -> AsyncIterator[None]:
+        """Hold a slot of ``semaphore``, waited for at most the queue timeout, else 503."""
+        try:
+            semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.settings.otlp_queue_timeout_s) as waited:
+                await semaphore.acquire()
+            if waited.cancelled_caught:
+                raise _busy(message) from None
+        try:
+            yield
+        finally:
+            semaphore.release()
+
     async def authenticate(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
@@ -95,8 +104,8 @@ class Receiver:
         if not known:
             try:
                 app = await anyio.to_thread.run_sync(self._lookup, token)
-            except (PoolTimeout, psycopg.OperationalError) as err:
-                raise _busy() from err
+            except UNAVAILABLE as err:
+                raise _busy(BUSY_STORAGE) from err
             self.keys.put(token, app)
         if app is None:
             raise Refusal(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
@@ -106,23 +115,38 @@ class Receiver:
         with self.pool.connection(timeout=self.settings.otlp_queue_timeout_s) as conn:
             return app_for_token(conn, token)
 
-    async def read_body(self, request: Request) -> bytes:
+    def check_headers(self, request: Request, kind: str) -> bool:
+        """Refusals that need no body (and no slot); whether the body is gzipped."""
+        if kind not in (PROTOBUF, JSON):
+            raise Refusal(415, f"unsupported Content-Type {kind or '(none)'!r}: "
+                          f"send {PROTOBUF} or {JSON}")  # fmt: skip
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity", "gzip"):
+            raise Refusal(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
             raise self._too_large()
+        return encoding == "gzip"
+
+    async def read_body(self, request: Request) -> bytes:
+        """The body as sent, refused as soon as it passes the limit (never read further)."""
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > self.max_body:
                 raise self._too_large()
             chunks.append(chunk)
-        body = b"".join(chunks)
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
-        if encoding == "gzip":
-            return self._gunzip(body)
-        if encoding not in ("", "identity"):
-            raise Refusal(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none")
-        return body
+        return b"".join(chunks)
+
+    def decode(self, body: bytes, gzipped: bool, kind: str) -> MappedBatch:
+        """Gunzip, parse and map a body: CPU-bound, so it runs in a worker thread."""
+        if gzipped:
+            body = self._gunzip(body)
+        try:
+            message = decode_request(body, kind)
+        except DecodeFailure as err:
+            raise Refusal(400, str(err)) from err
+        return map_request(message, self.safe)
 
     def _gunzip(self, body: bytes) -> bytes:
         inflater = zlib.decompressobj(wbits=31)
@@ -149,17 +173,13 @@ class Receiver:
     async def export(self, request: Request) -> Response:
         kind = parse_media_type(request.headers.get("content-type"))
         try:
-            if kind not in (PROTOBUF, JSON):
-                raise Refusal(415, f"unsupported Content-Type {kind or '(none)'!r}: "
-                              f"send {PROTOBUF} or {JSON}")  # fmt: skip
-            app = await self.authenticate(request)
-            body = await self.read_body(request)
-            try:
-                message = decode_request(body, kind)
-            except DecodeFailure as err:
-                raise Refusal(400, str(err)) from err
-            batch = map_request(message, self.safe)
-            written = await self._store(app, batch.spans)
+            gzipped = self.check_headers(request, kind)
+            async with self.room(self.inflight, BUSY_RECEIVER):
+                app = await self.authenticate(request)
+                batch = await anyio.to_thread.run_sync(
+                    self.decode, await self.read_body(request), gzipped, kind
+                )
+                written = await self._store(app, batch.spans)
         except Refusal as refusal:
             return _status(refusal, kind)
         rejected = batch.rejected + written.rejected
@@ -169,31 +189,18 @@ class Receiver:
     async def _store(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
         if not spans:
             return SpanWrite(0, 0, [], [])
-        busy = _busy()
-        with anyio.move_on_after(self.settings.otlp_queue_timeout_s) as waited:
-            await self.slots.acquire()
-        if waited.cancelled_caught:
-            raise busy
-        try:
-            return await anyio.to_thread.run_sync(self.write, app, spans)
-        except (PoolTimeout, psycopg.OperationalError) as err:
-            raise busy from err
-        finally:
-            self.slots.release()
+        async with self.room(self.slots, BUSY_STORAGE):
+            try:
+                return await anyio.to_thread.run_sync(self.write, app, spans)
+            except UNAVAILABLE as err:
+                raise _busy(BUSY_STORAGE) from err
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
 
-def _busy() -> Refusal:
-    return Refusal(
-        503, "storage is busy or unreachable; retry later", {"Retry-After": RETRY_AFTER_S}
-    )
-
-
-def _fast_json(conn: psycopg.Connection[Any]) -> None:
-    """Serialise jsonb parameters with orjson: attributes are most of what the receiver writes."""
-    set_json_dumps(orjson.dumps, conn)
+def _busy(message: str) -> Refusal:
+    return Refusal(503, message, {"Retry-After": RETRY_AFTER_S})
 
 
 def _status(refusal: Refusal, kind: str) -> Response:

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vigil.db.types import Conn
-from vigil.sampling import REASONS, Reason, SamplingPolicy, stratum_sql
+from vigil.sampling import REASONS, STRATUM_KEY, Reason, SamplingPolicy
 from vigil.store.scores import missing_params, missing_score_sql
 
 _FIELDS = tuple(SamplingPolicy.model_fields)
+TRACE_COLUMNS = ("model", "prompt_version")  # strata stored as columns; others are segment keys
 # the hash of a trace id as a share in [0, 1): the same for a trace in every window and run
 HASH_SQL = "(('x' || substr(md5(t.id), 1, 8))::bit(32)::bigint / 4294967296.0)"
 
@@ -66,6 +67,22 @@ def window_apps(
     return [r["app"] for r in rows]
 
 
+def stratum_sql(key: str) -> str:
+    """SQL for one stratum key of a trace row aliased ``t``.
+
+    The key is written into the SQL text, so it is checked by name here as well as in
+    :class:`SamplingPolicy`: nothing but letters, digits and ``_ . -`` gets in.
+    """
+    if not STRATUM_KEY.match(key):  # SamplingPolicy refused it already; never trust SQL text
+        raise ValueError(f"bad stratum key {key!r}")
+    return f"t.{key}" if key in TRACE_COLUMNS else f"t.segment ->> '{key}'"
+
+
+def strata_sql(strata: tuple[str, ...]) -> str:
+    """SQL for a trace's stratum: its values of ``strata`` joined by ``|`` (one stratum if none)."""
+    return " || '|' || ".join(f"coalesce({stratum_sql(k)}, '')" for k in strata) or "''"
+
+
 def select_sample(
     conn: Conn,
     app: str,
@@ -80,7 +97,7 @@ def select_sample(
     """The traces of ``app`` in [start, end) that ``policy`` picks and that still miss a
     final score from one of ``evaluators`` (none, or a retryable error), in the order a run
     takes them: rules first, then by hash. ``apply_cap`` limits them to the run's cap."""
-    stratum = " || '|' || ".join(f"coalesce({stratum_sql(k)}, '')" for k in policy.strata) or "''"
+    stratum = strata_sql(policy.strata)
     q = policy.outlier_quantile
     rows = conn.execute(
         f"""

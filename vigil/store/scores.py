@@ -121,15 +121,13 @@ def needing_score(
     evaluator_version: str,
     max_attempts: int = 3,
 ) -> set[str]:
-    """Which of ``trace_ids`` still need this evaluator: no score, or a retryable error."""
+    """Which of ``trace_ids`` still need this evaluator: no score, or a retryable error.
+
+    The same predicate as the sampling and claim queries (:func:`missing_score_sql`), for a
+    single evaluator, so the rule for "still needs a score" is written once.
+    """
     rows = conn.execute(
-        """
-        SELECT u.id FROM unnest(%s::text[]) AS u(id)
-        WHERE NOT EXISTS (
-            SELECT 1 FROM scores s WHERE s.trace_id = u.id AND s.evaluator = %s
-              AND s.evaluator_version = %s
-              AND (s.status <> 'error' OR s.attempts >= %s))
-        """,
-        (trace_ids, evaluator, evaluator_version, max_attempts),
+        f"SELECT u.id FROM unnest(%(ids)s::text[]) AS u(id) WHERE {missing_score_sql('u.id')}",
+        {"ids": trace_ids, **missing_params([(evaluator, evaluator_version)], max_attempts)},
     ).fetchall()
     return {r["id"] for r in rows}

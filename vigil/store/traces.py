@@ -49,42 +49,101 @@ def retrieval_rows(t: Trace) -> list[tuple[object, ...]]:
 
 
 def insert_traces(conn: Conn, traces: list[Trace]) -> InsertResult:
-    """Store traces with their spans and retrievals; ids already stored are left as they are.
+    """Store whole traces (JSONL, SDK) with their spans and retrievals; ids already stored
+    are left as they are, and the first of duplicates within the batch wins.
 
     Idempotent: re-sending the same traces inserts nothing twice. Run it inside a
-    transaction so that a batch is stored whole or not at all.
+    transaction so that a batch is stored whole or not at all. Whole traces are complete.
+    """
+    first: dict[str, Trace] = {}
+    for t in traces:
+        first.setdefault(t.id, t)
+    unique = list(first.values())
+    created = insert_trace_rows(conn, unique, [True] * len(unique))
+    new = [t for t in unique if t.id in created]
+    spans = [row for t in new for row in span_rows(t)]
+    chunks = [row for t in new for row in retrieval_rows(t)]
+    _unnest_insert(conn, "spans", SPAN_COLUMNS, _SPAN_TYPES, "trace_id, span_id", spans)
+    _unnest_insert(conn, "retrievals", RETRIEVAL_COLUMNS, _RETRIEVAL_TYPES, _CHUNK_KEY, chunks)
+    return InsertResult(len(new), len(traces) - len(new))
+
+
+def insert_trace_rows(conn: Conn, traces: list[Trace], complete: list[bool]) -> set[str]:
+    """Insert trace rows only (no spans, no retrievals); returns the ids inserted.
+
+    The one trace-insert path: whole traces and traces assembled from spans both come here.
+    Ids already stored are skipped. Rows go in id order, so that concurrent writers take
+    their row locks in the same order and cannot deadlock. ``complete`` is one flag a trace.
     """
     if not traces:
-        return InsertResult(0, 0)
-    ids = [t.id for t in traces]
-    rows = conn.execute("SELECT id FROM traces WHERE id = ANY(%s)", (ids,)).fetchall()
-    existing = {r["id"] for r in rows}
-    first: dict[str, Trace] = {}  # the first of duplicates within the batch wins
-    for t in traces:
-        if t.id not in existing:
-            first.setdefault(t.id, t)
-    unique = list(first.values())
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO traces ({TRACE_COLUMNS}) VALUES ({_placeholders(16)})"
-            " ON CONFLICT (id) DO NOTHING",
-            [trace_row(t) for t in unique],
-        )
-        cur.executemany(
-            f"INSERT INTO spans ({SPAN_COLUMNS}) VALUES ({_placeholders(8)})"
-            " ON CONFLICT (trace_id, span_id) DO NOTHING",
-            [row for t in unique for row in span_rows(t)],
-        )
-        cur.executemany(
-            f"INSERT INTO retrievals ({RETRIEVAL_COLUMNS}) VALUES ({_placeholders(6)})"
-            " ON CONFLICT (trace_id, span_id, rank) DO NOTHING",
-            [row for t in unique for row in retrieval_rows(t)],
-        )
-    return InsertResult(len(unique), len(traces) - len(unique))
+        return set()
+    fields = f"{TRACE_COLUMNS}, complete"
+    rows = conn.execute(
+        f"INSERT INTO traces ({fields}) SELECT * FROM unnest({_TRACE_ARRAYS}) AS v({fields})"
+        " ORDER BY v.id ON CONFLICT (id) DO NOTHING RETURNING id",
+        _trace_arrays(traces, complete),
+    )
+    return {r["id"] for r in rows}
 
 
-def _placeholders(n: int) -> str:
-    return ",".join(["%s"] * n)
+def update_trace_rows(conn: Conn, traces: list[Trace], complete: list[bool]) -> None:
+    """Rewrite stored trace rows from re-assembled traces (app and user feedback are kept)."""
+    if not traces:
+        return
+    conn.execute(
+        f"""
+        UPDATE traces t SET start_time = v.start_time, end_time = v.end_time,
+            latency_ms = v.latency_ms, input = v.input, output = v.output, model = v.model,
+            prompt_version = v.prompt_version, segment = v.segment, tokens_in = v.tokens_in,
+            tokens_out = v.tokens_out, cost_usd = v.cost_usd, status = v.status,
+            attributes = v.attributes, complete = v.complete, updated_at = now()
+        FROM unnest({_TRACE_ARRAYS}) AS v({TRACE_COLUMNS}, complete)
+        WHERE t.id = v.id
+        """,
+        _trace_arrays(traces, complete),
+    )
+
+
+# Array types for TRACE_COLUMNS then ``complete``: rows are written as one array a column.
+_TRACE_ARRAYS = ", ".join(
+    f"%b::{kind}[]"
+    for kind in (
+        "text", "text", "timestamptz", "timestamptz", "float8", "text", "text", "text", "text",
+        "jsonb", "int", "int", "float8", "text", "int2", "jsonb", "bool",
+    )
+)  # fmt: skip
+_SPAN_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "jsonb")
+_RETRIEVAL_TYPES = ("text", "text", "int", "text", "text", "float8")
+_CHUNK_KEY = "trace_id, span_id, rank"
+
+
+def _trace_arrays(traces: list[Trace], complete: list[bool]) -> list[list[object]]:
+    """TRACE_COLUMNS values then ``complete``, one list a column."""
+    if len(complete) != len(traces):
+        raise ValueError("one complete flag a trace")
+    return [list(column) for column in zip(*(trace_row(t) for t in traces), strict=True)] + [
+        list(complete)
+    ]
+
+
+def _unnest_insert(
+    conn: Conn,
+    table: str,
+    columns: str,
+    types: tuple[str, ...],
+    key: str,
+    rows: list[tuple[object, ...]],
+) -> None:
+    """Insert rows as one array a column: one statement, not one a row. Rows whose ``key``
+    is already stored are skipped."""
+    if not rows:
+        return
+    arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+    conn.execute(
+        f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({key}) DO NOTHING",
+        [list(column) for column in zip(*rows, strict=True)],
+    )
 
 
 def load_traces(conn: Conn, ids: list[str]) -> list[Trace]:
