@@ -7,7 +7,18 @@ import sys
 import click
 
 import vigil
-from cli import backfill, database, ingest, keys, otlp, platform, runs, sampling
+from cli import (
+    backfill,
+    database,
+    ingest,
+    keys,
+    otlp,
+    platform,
+    regressions,
+    runs,
+    sampling,
+    segments,
+)
 from vigil.errors import VigilError
 
 EPILOG = """
@@ -43,8 +54,10 @@ cli.add_command(keys.keys)
 cli.add_command(otlp.serve_otlp)
 cli.add_command(otlp.prices)
 cli.add_command(sampling.sampling)
+cli.add_command(segments.segments)
 cli.add_command(runs.runs)
 cli.add_command(runs.evaluate)
+cli.add_command(regressions.regressions)
 
 
 def main() -> None:

@@ -168,10 +168,10 @@ def _print_findings(url: str, settings: Settings) -> None:
     click.secho("\nregressions found:", bold=True)
     for r in found:
         click.echo(
-            f"  #{r['id']} {r['app']} {r['evaluator']} {r['window_start']:%Y-%m-%d}: "
-            f"{r['baseline_mean']:.3f} -> {r['window_mean']:.3f} (z={r['z']:.1f}), "
+            f"  #{r['id']} {r['app']} {r['first_seen']:%Y-%m-%d}: {r['headline']}; "
             f"{r['pending_reviews']} traces to review"
         )
+    click.echo("`vigil regressions show ID` prints one with its evidence.")
     click.echo(
         f"\nOpen http://{settings.host}:{settings.ui_port} (Regressions, Review queue) and "
         f"http://{settings.host}:{settings.prefect_port} (runs, the schedule)."

@@ -1,54 +1,50 @@
-"""The regression rule: a window's mean score against the days before it.
-
-For each app, evaluator and version, Welch's z statistic compares the window's mean with
-the baseline's. A regression needs both statistical weight (z at or above ``z_threshold``)
-and a drop that matters (at least ``min_delta``), with enough scores on each side. The
-evidence breaks the window down by prompt version, model and route, and the worst traces
-enter the review queue.
-"""
+"""A detection pass against the database: read each app's window and baseline, run the
+detector (:mod:`vigil.detection`), record what it finds, count clean windows, and fill the
+review queue from the segment each regression names, plus a daily audit sample."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
 from flows.windows import Window
 from vigil.db.types import Conn
+from vigil.detection import Finding, Limits, app_window
+from vigil.detection import detect as run_detector
+from vigil.detection.attribution import Share
+from vigil.settings import Settings
+from vigil.store import detection as det_store
 from vigil.store import regressions as reg_store
 from vigil.store import review
 
 
 @dataclass(frozen=True)
-class Rule:
-    z_threshold: float = 4.0
-    min_delta: float = 0.03
-    min_window_n: int = 20
-    min_baseline_n: int = 50
+class Policy:
+    """What a pass needs besides its windows, from the settings."""
 
+    limits: Limits
+    max_traces: int = 20000
+    review_limit: int = 20
+    audit_per_day: int = 5
+    resolve_after: int = 2
 
-def z_score(stats: reg_store.WindowStats) -> float | None:
-    """Welch's z for baseline mean minus window mean; None when it cannot be computed."""
-    if stats.window_mean is None or stats.baseline_mean is None:
-        return None
-    var = (stats.window_var or 0.0) / stats.window_n + (stats.baseline_var or 0.0) / max(
-        stats.baseline_n, 1
-    )
-    delta = stats.baseline_mean - stats.window_mean
-    if var <= 0:
-        return math.inf if delta > 0 else 0.0
-    return delta / math.sqrt(var)
-
-
-def is_regression(stats: reg_store.WindowStats, rule: Rule) -> bool:
-    if stats.window_n < rule.min_window_n or stats.baseline_n < rule.min_baseline_n:
-        return False
-    z = z_score(stats)
-    assert stats.window_mean is not None and stats.baseline_mean is not None
-    return (
-        z is not None
-        and z >= rule.z_threshold
-        and (stats.baseline_mean - stats.window_mean >= rule.min_delta)
-    )
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        limits = Limits(
+            fdr=settings.detect_fdr,
+            min_window_n=settings.detect_min_window_n,
+            min_baseline_n=settings.detect_min_baseline_n,
+            max_segment_values=settings.detect_max_segment_values,
+            threshold=settings.detect_threshold,
+            floors=tuple(sorted(settings.detect_floors.items())),
+        )
+        return cls(
+            limits,
+            settings.detect_max_traces,
+            settings.review_per_regression,
+            settings.review_audit_per_day,
+            settings.detect_resolve_windows,
+        )
 
 
 def detect(
@@ -57,58 +53,70 @@ def detect(
     baseline: Window,
     *,
     app: str | None = None,
-    rule: Rule | None = None,
-    review_limit: int = 20,
+    policy: Policy | None = None,
     run_id: int | None = None,
 ) -> list[int]:
-    """Find regressions in ``window``, store them with evidence, queue the worst traces.
-
-    Idempotent: the same window refreshes the same regression rows. Returns their ids.
-    """
-    rule = rule or Rule()
+    """One pass over ``window`` against ``baseline``; returns the ids of the regressions it
+    found (new, refreshed or reopened). Call inside a transaction: a pass is stored whole."""
+    policy = policy or Policy(Limits())
+    apps = det_store.window_apps(conn, window, app)
+    windows = []
+    for name in apps:
+        traces = det_store.window_traces(conn, name, window, baseline, policy.max_traces)
+        scores = det_store.window_scores(conn, [t["id"] for t in traces])
+        windows.append(app_window(name, traces, scores, policy.limits.max_segment_values))
     found = []
-    for stats in reg_store.window_stats(conn, window, baseline, app):
-        if not is_regression(stats, rule):
-            continue
-        assert stats.window_mean is not None and stats.baseline_mean is not None
-        evidence = {
-            dim: reg_store.segment_means(
-                conn, stats.app, stats.evaluator, stats.evaluator_version, window, dim
-            )
-            for dim in reg_store.SEGMENT_DIMENSIONS
-        }
-        regression = reg_store.Regression(
-            app=stats.app,
-            evaluator=stats.evaluator,
-            evaluator_version=stats.evaluator_version,
-            window_start=window[0],
-            window_end=window[1],
-            baseline_start=baseline[0],
-            baseline_end=baseline[1],
-            window_mean=stats.window_mean,
-            baseline_mean=stats.baseline_mean,
-            window_n=stats.window_n,
-            baseline_n=stats.baseline_n,
-            delta=stats.baseline_mean - stats.window_mean,
-            z=min(z_score(stats) or 0.0, 1e6),
-            evidence={"segments": _jsonable(evidence), "rule": rule.__dict__},
-        )
-        rid = reg_store.upsert_regression(conn, regression, run_id)
-        review.enqueue_worst(
+    for finding in run_detector(windows, policy.limits, policy.review_limit):
+        rid = reg_store.record(conn, regression(finding, window, baseline), run_id)
+        review.enqueue_traces(
             conn,
             regression_id=rid,
-            app=stats.app,
-            evaluator=stats.evaluator,
-            evaluator_version=stats.evaluator_version,
-            window=window,
-            limit=review_limit,
+            trace_ids=finding.review,
+            reason=f"{finding.headline()} (regression #{rid})",
+            evaluator=finding.evaluator or None,
+            evaluator_version=finding.version or None,
         )
         found.append(rid)
+    if apps:
+        reg_store.note_clean_window(conn, apps, found, window[0], policy.resolve_after)
+    if policy.audit_per_day:
+        review.enqueue_audit(conn, window[0].date(), policy.audit_per_day, app)
     return found
 
 
-def _jsonable(evidence: dict[str, list[dict]]) -> dict[str, list[dict]]:
+def regression(f: Finding, window: Window, baseline: Window) -> reg_store.Regression:
+    c = f.test.comparison
+    return reg_store.Regression(
+        app=f.app,
+        metric=f.metric.name,
+        evaluator=f.evaluator,
+        evaluator_version=f.version,
+        segment=f.segment,
+        window_start=window[0],
+        window_end=window[1],
+        baseline_start=baseline[0],
+        baseline_end=baseline[1],
+        window_mean=c.window_stat,
+        baseline_mean=c.baseline_stat,
+        window_n=c.window_n,
+        baseline_n=c.baseline_n,
+        delta=c.window_stat - c.baseline_stat,
+        p_value=c.p,
+        q_value=f.test.q,
+        effect=min(c.effect, 1e6),
+        headline=f.headline(),
+        attribution=[share_json(s) for s in f.attribution],
+        evidence=f.evidence,
+    )
+
+
+def share_json(s: Share) -> dict[str, Any]:
     return {
-        dim: [{"value": r["value"], "mean": float(r["mean"]), "n": int(r["n"])} for r in rows]
-        for dim, rows in evidence.items()
+        "segment": s.segment,
+        "explains": s.explains,
+        "traffic": s.traffic,
+        "window": s.window_stat,
+        "baseline": s.baseline_stat,
+        "new": s.new,
+        "text": s.describe(),
     }

@@ -83,13 +83,9 @@ def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
     with _conn() as conn, conn.transaction():
         return detection.detect(
-            conn,
-            window,
-            baseline,
-            app=app,
-            review_limit=settings.review_per_regression,
+            conn, window, baseline, app=app, policy=detection.Policy.from_settings(settings),
             run_id=run_id,
-        )
+        )  # fmt: skip
 
 
 @flow(name="evaluate-window", log_prints=True)

@@ -23,7 +23,7 @@ from vigil.db.types import Conn
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TABLES = (
     "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
-    " eval_runs, retrievals, spans, traces"
+    " eval_runs, retrievals, spans, traces, segment_keys"
 )
 
 

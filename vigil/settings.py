@@ -59,9 +59,37 @@ class Settings(BaseSettings):
     eval_max_attempts: int = Field(
         3, ge=1, description="Tries of an evaluator on a trace before its error is final."
     )
-    detect_window_hours: int = Field(24, description="Window the regression rule looks at.")
+    detect_window_hours: int = Field(24, description="Window the detector looks at.")
     baseline_days: int = Field(7, description="Baseline the window is compared with.")
-    review_per_regression: int = Field(20, description="Worst traces queued per regression.")
+    detect_fdr: float = Field(
+        0.01, gt=0, lt=1, description="False-discovery rate over every test of a pass (BH)."
+    )
+    detect_min_window_n: int = Field(30, ge=2, description="Fewest traces a tested slice needs.")
+    detect_min_baseline_n: int = Field(
+        50, ge=2, description="Fewest baseline traces; fewer makes a segment value 'new'."
+    )
+    detect_max_segment_values: int = Field(
+        20, ge=1, description="Values per segment key; the rest fold into '(other)'."
+    )
+    detect_threshold: float = Field(
+        0.5, ge=0, le=1, description="A score below it counts toward the below-threshold rate."
+    )
+    detect_floors: dict[str, float] = Field(
+        default_factory=dict,
+        description='Effect floors by metric, e.g. {"score": 0.03, "latency_p95": 0.3}.',
+    )
+    detect_max_traces: int = Field(
+        20000, ge=100, description="Traces read per app on each side (a hash sample beyond)."
+    )
+    detect_resolve_windows: int = Field(
+        2, ge=1, description="Clean windows after which a regression resolves itself."
+    )
+    review_per_regression: int = Field(
+        20, ge=0, description="Worst traces of the named segment queued per regression."
+    )
+    review_audit_per_day: int = Field(
+        5, ge=0, description="Scored traces queued at random each day, regression or not."
+    )
     otlp_port: int = Field(4318, description="Port of the OTLP/HTTP receiver.")
     otlp_workers: int = Field(2, ge=1, description="Receiver processes (uvicorn workers).")
     otlp_max_body_mb: float = Field(16.0, description="Largest request body, after gunzip.")

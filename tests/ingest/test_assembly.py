@@ -201,3 +201,34 @@ def test_a_new_trace_is_assembled_from_received_spans_with_their_chunks() -> Non
     assert trace.contexts == ["zero", "one", "two"]
     assert trace.attributes["vigil"]["root_span"] == "root"
     assert trace.user_feedback is None
+
+
+def test_derived_segment_keys_take_the_root_spans_value_when_spans_disagree() -> None:
+    root = span("a", start=0, derived_segment={"service.version": "1.0", "route": "faq"})
+    child = span("b", "a", start=10, derived_segment={"service.version": "2.0",
+                                                       "param.temperature": "0.7"})  # fmt: skip
+    later = span("c", "b", start=20, derived_segment={"param.temperature": "0.2"})
+    trace = build(later, child, root)
+    assert trace.segment == {"service.version": "1.0", "route": "faq", "param.temperature": "0.2"}
+    # Until the root arrives, the latest span wins; once it does, the root's values do.
+    assert build(child).segment == {"service.version": "2.0", "param.temperature": "0.7"}
+
+
+def test_explicit_vigil_segment_keys_win_over_derived_ones_across_spans() -> None:
+    trace = build(
+        span("a", start=0, derived_segment={"route": "from-metadata", "tenant": "acme"}),
+        span("b", "a", start=10, segment={"route": "billing"}),
+    )
+    assert trace.segment == {"route": "billing", "tenant": "acme"}
+
+
+def test_session_and_user_ids_are_trace_facts_the_roots_first() -> None:
+    trace = build(
+        span("b", "a", start=10, session_id="child-session", user_id="u1"),
+        span("a", start=0, session_id="root-session"),
+    )
+    facts = trace.attributes["vigil"]
+    assert (facts["session_id"], facts["user_id"]) == ("root-session", "u1")
+    assert "session_id" not in trace.segment and "user_id" not in trace.segment
+    again = build(span("a", start=0), attributes={"vigil": {"session_id": "stale", "x": 1}})
+    assert "session_id" not in again.attributes["vigil"] and again.attributes["vigil"]["x"] == 1

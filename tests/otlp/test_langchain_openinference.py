@@ -66,7 +66,9 @@ def test_a_langchain_rag_chain_yields_a_complete_trace(
     instrumented,
     scored: bool,  # type: ignore[no-untyped-def]
 ) -> None:
-    store = PGVector(embeddings=embeddings, collection_name="lc-test",
+    # embedding_length: langchain-postgres caches its table models per process, so the
+    # suite's tables keep a dimension (the knowledge-base queries' HNSW index needs one).
+    store = PGVector(embeddings=embeddings, collection_name="lc-test", embedding_length=384,
                      connection=sqlalchemy_url(db_url), use_jsonb=True)  # fmt: skip
     store.add_documents([Document(page_content=t, metadata={"id": i}) for i, t in DOCS.items()],
                         ids=list(DOCS))  # fmt: skip

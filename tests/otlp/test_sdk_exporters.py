@@ -63,7 +63,7 @@ def test_sdk_exporter_yields_a_complete_trace(
     assert row["model"] == "gpt-4o-mini-2024-07-18" and row["prompt_version"] == "v7"
     assert (row["tokens_in"], row["tokens_out"]) == (1200, 40)
     assert row["cost_usd"] == pytest.approx((1200 * 0.15 + 40 * 0.60) / 1e6)
-    assert row["segment"] == {"route": "policy"}
+    assert row["segment"] == {"route": "policy", "prompt_template.version": "v7"}
     chunks = conn.execute(
         "SELECT rank, document_id, content, score FROM retrievals WHERE trace_id = %s"
         " ORDER BY rank", (trace_id,),

@@ -20,14 +20,13 @@ APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 WINDOW_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 WINDOW = (WINDOW_END - timedelta(hours=24), WINDOW_END)
 BASELINE = (WINDOW[0] - timedelta(days=7), WINDOW[0])
-EVIDENCE = {
-    "prompt_version": [
-        {"value": "v7-terse", "mean": 0.41, "n": 3},
-        {"value": "v6", "mean": 0.9, "n": 1},
-    ],
-    "model": [{"value": "gpt-x-mini", "mean": 0.52, "n": 4}],
-    "route": [{"value": "billing", "mean": 0.52, "n": 4}],
-}
+ATTRIBUTION = [
+    {"segment": {"prompt_version": "v7-terse"}, "explains": 0.92, "traffic": 0.75,
+     "window": 0.41, "baseline": None, "new": {"prompt_version": True},
+     "text": "prompt_version=v7-terse (new) explains 92%"},
+    {"segment": {"route": "billing"}, "explains": 0.4, "traffic": 1.0, "window": 0.52,
+     "baseline": 0.86, "new": {"route": False}, "text": "route=billing explains 40%"},
+]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -81,12 +80,14 @@ def seed(conn: psycopg.Connection) -> int:
             ],
             run_id=None,
         )
-        reg_id = regressions.upsert_regression(
+        reg_id = regressions.record(
             conn,
             regressions.Regression(
                 app="support-bot",
+                metric="score",
                 evaluator="groundedness",
                 evaluator_version="1",
+                segment={},
                 window_start=WINDOW[0],
                 window_end=WINDOW[1],
                 baseline_start=BASELINE[0],
@@ -95,20 +96,23 @@ def seed(conn: psycopg.Connection) -> int:
                 baseline_mean=0.86,
                 window_n=4,
                 baseline_n=60,
-                delta=0.36,
-                z=5.2,
-                evidence={"segments": EVIDENCE},
+                delta=-0.36,
+                p_value=1e-6,
+                q_value=1e-5,
+                effect=0.36,
+                headline="score of groundedness worse by 0.360 (0.86 -> 0.5)",
+                attribution=ATTRIBUTION,
+                evidence={"test": "Mann-Whitney U, one-sided", "relative": False},
             ),
             run_id=None,
         )
-        review.enqueue_worst(
+        review.enqueue_traces(
             conn,
             regression_id=reg_id,
-            app="support-bot",
+            trace_ids=["t0", "t1"],
+            reason="low groundedness",
             evaluator="groundedness",
             evaluator_version="1",
-            window=WINDOW,
-            limit=2,
         )
     return reg_id
 
@@ -125,11 +129,13 @@ def test_regressions_page_lists_a_seeded_regression(conn: psycopg.Connection) ->
 
     table = at.dataframe[0].value
     assert table["app"].tolist() == ["support-bot"]
-    assert table["evaluator"].tolist() == ["groundedness"]
-    assert table["baseline → window"].tolist() == ["0.860 → 0.500"]
+    assert table["metric"].tolist() == ["score · groundedness"]
+    assert table["baseline → window"].tolist() == ["0.86 → 0.5"]
+    assert table["explained by"].tolist() == ["prompt_version=v7-terse (new) explains 92%"]
     assert table["pending reviews"].tolist() == [2]
-    evidence = at.dataframe[1].value  # the first dimension: prompt_version, lowest first
-    assert evidence["value"].tolist() == ["v7-terse", "v6"]
+    attribution = at.dataframe[1].value  # what explains it, first named first
+    assert attribution["segment"].tolist() == ["prompt_version=v7-terse", "route=billing"]
+    assert attribution["baseline"].tolist() == ["new", "0.86"]
 
     at.button(key="regression_ack").click().run()
     assert not at.exception
@@ -276,7 +282,7 @@ def test_a_dropped_connection_is_replaced(conn: psycopg.Connection) -> None:
 
     at.run()
     assert not at.exception
-    assert at.dataframe[0].value["evaluator"].tolist() == ["groundedness"]
+    assert at.dataframe[0].value["metric"].tolist() == ["score · groundedness"]
 
 
 def test_unreachable_database_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""Regressions: windows whose mean score fell below their baseline, with the evidence."""
+"""Regressions: metrics that got worse against their baseline, the segment that explains
+each one, and the evidence (distributions before and after, the test, its q-value)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,24 @@ import streamlit as st
 from ui.data import connection
 from vigil.store import regressions
 
-STATUSES = ("open", "acknowledged", "resolved")
 FLASH = "regressions_flash"
 
 
-def _window(reg: dict[str, Any]) -> str:
-    return f"{reg['window_start']:%Y-%m-%d %H:%M} → {reg['window_end']:%Y-%m-%d %H:%M}"
+def _metric(reg: dict[str, Any]) -> str:
+    return reg["metric"] + (f" · {reg['evaluator']}" if reg["evaluator"] else "")
+
+
+def _segment(reg: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in reg["segment"].items()) or "whole app"
+
+
+def _effect(reg: dict[str, Any]) -> str:
+    relative = reg["evidence"].get("relative", False)
+    return f"{reg['effect']:.0%}" if relative else f"{reg['effect']:.3f}"
 
 
 def _label(reg: dict[str, Any]) -> str:
-    return f"#{reg['id']} {reg['app']} · {reg['evaluator']} · {_window(reg)} ({reg['status']})"
+    return f"#{reg['id']} {reg['app']} · {_metric(reg)} · {_segment(reg)} ({reg['status']})"
 
 
 def _set_status(reg_id: int, status: str) -> None:
@@ -32,12 +41,12 @@ st.title("Regressions")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
 
-shown = st.selectbox("Status", ["all", *STATUSES], key="regressions_status")
+shown = st.selectbox("Status", ["all", *regressions.STATUSES], key="regressions_status")
 regs = regressions.list_regressions(conn, status=None if shown == "all" else shown)
 if not regs:
     st.info(
-        "No regressions here. The detector records one when a window's mean score drops "
-        "significantly below its baseline."
+        "No regressions here. The detector records one when a metric (a score, a rate of "
+        "low scores, cost, tokens, latency, errors) gets significantly worse than its baseline."
     )
     st.stop()
 
@@ -46,12 +55,13 @@ st.dataframe(
         {
             "id": r["id"],
             "app": r["app"],
-            "evaluator": r["evaluator"],
-            "version": r["evaluator_version"],
-            "window": _window(r),
-            "baseline → window": f"{r['baseline_mean']:.3f} → {r['window_mean']:.3f}",
-            "delta": round(r["delta"], 3),
-            "z": round(r["z"], 1),
+            "metric": _metric(r),
+            "segment": _segment(r),
+            "baseline → window": f"{r['baseline_mean']:.4g} → {r['window_mean']:.4g}",
+            "worse by": _effect(r),
+            "q": r["q_value"],
+            "explained by": (r["attribution"] or [{}])[0].get("text", ""),
+            "last seen": f"{r['last_seen']:%Y-%m-%d %H:%M}",
             "status": r["status"],
             "pending reviews": r["pending_reviews"],
         }
@@ -66,31 +76,54 @@ picked = st.selectbox(
     "Regression", list(by_id), format_func=lambda i: _label(by_id[i]), key="regression_pick"
 )
 reg = by_id[picked]
+evidence: dict[str, Any] = reg["evidence"]
 
-st.subheader(f"{reg['app']} · {reg['evaluator']} {reg['evaluator_version']}")
-st.markdown(
-    f"Mean **{reg['baseline_mean']:.3f} → {reg['window_mean']:.3f}** "
-    f"(n = {reg['baseline_n']} → {reg['window_n']}, z = {reg['z']:.1f}) "
-    f"in the window {_window(reg)}, against the baseline "
-    f"{reg['baseline_start']:%Y-%m-%d} → {reg['baseline_end']:%Y-%m-%d}."
+st.subheader(f"{reg['app']} · {_metric(reg)} {reg['evaluator_version']}")
+st.markdown(reg["headline"] or "")
+st.caption(
+    f"{evidence.get('test', '')} against {evidence.get('against', 'its baseline')}: "
+    f"p = {reg['p_value']:.2g}, q = {reg['q_value']:.2g}; n = {reg['baseline_n']} → "
+    f"{reg['window_n']}. First seen {reg['first_seen']:%Y-%m-%d %H:%M}, last seen "
+    f"{reg['last_seen']:%Y-%m-%d %H:%M}; clean windows since: {reg['clean_windows']}."
 )
-if reg["segment"]:
-    st.caption(f"Segment: {reg['segment']}")
 
-segments: dict[str, list[dict[str, Any]]] = reg["evidence"].get("segments", {})
-if not segments:
-    st.caption("No segment breakdown was stored with this regression.")
-# jsonb does not keep key order: show the detector's dimensions in its order, then any other.
-known = list(regressions.SEGMENT_DIMENSIONS)
-order = [*known, *sorted(set(segments) - set(known))]
-for dimension in (d for d in order if d in segments):
-    rows = segments[dimension]
-    st.markdown(f"**Mean in the window by {dimension.replace('_', ' ')}** (lowest first)")
+st.markdown("**What explains it** (share of the change, by segment)")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "segment": ", ".join(f"{k}={v}" for k, v in a["segment"].items()),
+                "explains": f"{max(0.0, min(a['explains'], 1.0)):.0%}",
+                "traffic": f"{a['traffic']:.0%}",
+                "baseline": "new" if a["baseline"] is None else f"{a['baseline']:.4g}",
+                "window": f"{a['window']:.4g}",
+            }
+            for a in reg["attribution"]
+        ],
+        columns=["segment", "explains", "traffic", "baseline", "window"],
+    ),
+    hide_index=True,
+    key="regression_attribution",
+)
+
+before, after = evidence.get("baseline", {}), evidence.get("window", {})
+if before.get("quantiles") and after.get("quantiles"):
+    st.markdown("**Distribution before and after**")
     st.dataframe(
-        pd.DataFrame(rows, columns=["value", "mean", "n"]),
-        hide_index=True,
-        key=f"regression_evidence_{dimension}",
+        pd.DataFrame({"baseline": before["quantiles"], "window": after["quantiles"]}),
+        key="regression_quantiles",
     )
+growth = evidence.get("growth")
+if growth:
+    sizes = growth["sizes"]
+    st.markdown(
+        f"**The {growth['grew']} grew**: input tokens {sizes['tokens_in'][0] or 0:.0f} → "
+        f"{sizes['tokens_in'][1] or 0:.0f}, output tokens {sizes['tokens_out'][0] or 0:.0f} → "
+        f"{sizes['tokens_out'][1] or 0:.0f}, retrieved chunks {sizes['chunks'][0] or 0:.1f} → "
+        f"{sizes['chunks'][1] or 0:.1f}."
+    )
+    for c in growth["changed"]:
+        st.caption(f"{c['key']}={c['value']}: {c['before']:.0%} → {c['after']:.0%} of traffic")
 
 ack, resolve = st.columns(2)
 ack.button(

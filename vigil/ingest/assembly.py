@@ -2,8 +2,9 @@
 
 Spans of one trace arrive in any order and in several batches, so a trace is re-assembled
 from all of its spans each time one arrives. The root span (no parent) gives the trace its
-question, answer and end; LLM spans give model, tokens and cost. A trace is complete once
-its root span has ended; one whose root never ends is completed after a grace period
+question, answer and end; LLM spans give model, tokens and cost; the segment merges all
+spans' (see :func:`segment_of`). A trace is complete once its root span has ended; one
+whose root never ends is completed after a grace period
 (see :func:`vigil.ingest.spans.complete_quiet_traces`).
 """
 
@@ -15,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from vigil.models import MappedSpan, Retrieval, Trace
+
+IDENTITIES = ("session_id", "user_id")  # mapped from session.id / user.id, kept as trace facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ def assemble(
     end = _end(spans, root)
     kept = dict(attributes or {})
     facts = {
-        **kept.get("vigil", {}),
+        **with_identity(kept.get("vigil", {}), spans),
         "spans": len(spans),
         "root_span": root.span_id if root else None,
         "root_ended": bool(root and root.end_time),
@@ -116,7 +119,7 @@ def assemble(
         output=_first("output", [*top, *llms[::-1], *spans]),  # the last LLM call answers
         model=_first("model", [*llms[::-1], *spans]),
         prompt_version=_first("prompt_version", [*top, *llms, *spans]),
-        segment=_segment(spans),
+        segment=segment_of(spans),
         tokens_in=_total("tokens_in", llms),
         tokens_out=_total("tokens_out", llms),
         cost_usd=_total("cost_usd", llms),
@@ -150,9 +153,36 @@ def _total(key: str, llms: Sequence[SpanFacts]) -> Any:
     return sum(values) if values else None
 
 
-def _segment(spans: Sequence[SpanFacts]) -> dict[str, str]:
-    """Segment attributes of all spans; a later span wins a key."""
-    segment: dict[str, str] = {}
-    for s in spans:
-        segment.update(s.mapped.get("segment", {}))
-    return segment
+def segment_of(spans: Sequence[SpanFacts]) -> dict[str, str]:
+    """The trace's segment, from its spans' (any order).
+
+    Derived keys (conventions, metadata, promoted attributes; ``mapped["derived_segment"]``)
+    merge in start order, a later span winning a key, then the root's win: when spans
+    disagree, the trace is what its entry point said (another service's version, a
+    sub-agent's metadata do not relabel it). Explicit ``vigil.segment.*`` keys
+    (``mapped["segment"]``) keep their rule, a later span wins: an app that sets one on a
+    child span (a router deciding the route) means to refine the root's. They win over
+    derived keys, as they do within a span.
+    """
+    ordered = _ordered(spans)
+    root = root_of(ordered)
+    derived: dict[str, str] = {}
+    for s in [*(s for s in ordered if s is not root), *([root] if root else [])]:
+        derived.update(s.mapped.get("derived_segment", {}))
+    explicit: dict[str, str] = {}
+    for s in ordered:
+        explicit.update(s.mapped.get("segment", {}))
+    return {**derived, **explicit}
+
+
+def identity_of(spans: Sequence[SpanFacts]) -> dict[str, str]:
+    """Session and user ids of the trace: the root's, else the earliest span's."""
+    ordered = _ordered(spans)
+    top = [root] if (root := root_of(ordered)) else []
+    found = {key: _first(key, [*top, *ordered]) for key in IDENTITIES}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def with_identity(facts: Mapping[str, Any], spans: Sequence[SpanFacts]) -> dict[str, Any]:
+    """Trace facts (``attributes["vigil"]``) with the spans' session and user ids."""
+    return {**{k: v for k, v in facts.items() if k not in IDENTITIES}, **identity_of(spans)}

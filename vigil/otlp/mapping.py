@@ -1,16 +1,19 @@
 """Map OTLP spans to Vigil's model, from OpenInference or OpenTelemetry GenAI attributes.
 
 Every attribute is kept (in ``spans.attributes``); the mapping adds the fields Vigil
-evaluates: question and answer, model, tokens, retrieved chunks, prompt version, segment.
+evaluates: question and answer, model, tokens, retrieved chunks, prompt version, segment
+(see :mod:`vigil.ingest.segments`), session and user ids.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from vigil.ingest.segments import mapped_fields
 from vigil.ingest.text import TextFilter
 from vigil.models import MappedSpan
 from vigil.otlp.attributes import indexed, key_values, text
@@ -42,14 +45,15 @@ def _hex_id(raw: bytes, size: int) -> str | None:
     return raw.hex() if len(raw) == size and any(raw) else None
 
 
-def map_request(request: Any, safe: TextFilter) -> MappedBatch:
+def map_request(request: Any, safe: TextFilter, promoted: Sequence[str] = ()) -> MappedBatch:
+    """Map an export request; ``promoted`` are the sending app's promoted segment keys."""
     spans: list[MappedSpan] = []
     rejected: list[str] = []
     for resource_spans in request.resource_spans:
         resource = key_values(resource_spans.resource.attributes, safe)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                mapped = _map_span(span, resource, safe)
+                mapped = _map_span(span, resource, safe, promoted)
                 if isinstance(mapped, str):
                     rejected.append(mapped)
                 else:
@@ -57,7 +61,9 @@ def map_request(request: Any, safe: TextFilter) -> MappedBatch:
     return MappedBatch(spans, rejected)
 
 
-def _map_span(span: Any, resource: dict[str, Any], safe: TextFilter) -> MappedSpan | str:
+def _map_span(
+    span: Any, resource: dict[str, Any], safe: TextFilter, promoted: Sequence[str]
+) -> MappedSpan | str:
     trace_id = _hex_id(span.trace_id, 16)
     span_id = _hex_id(span.span_id, 8)
     name = text(span.name, safe) or "(unnamed)"
@@ -72,6 +78,7 @@ def _map_span(span: Any, resource: dict[str, Any], safe: TextFilter) -> MappedSp
         for e in span.events
     ]
     mapped = _fields(attrs, events)
+    mapped.update(mapped_fields(attrs, resource, promoted))
     mapped["service"] = resource.get("service.name")
     documents = indexed(attrs, "retrieval.documents")
     status = "error" if span.status.code == 2 else "ok"  # STATUS_CODE_ERROR
@@ -124,8 +131,6 @@ def _fields(attrs: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, An
         "cost_usd": _float(attrs, "llm.cost.total"),
         "prompt_version": attrs.get("vigil.prompt_version")
         or attrs.get("llm.prompt_template.version"),
-        "segment": {k.removeprefix("vigil.segment."): str(v) for k, v in attrs.items()
-                    if k.startswith("vigil.segment.")},
     }  # fmt: skip
     return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 

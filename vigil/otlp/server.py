@@ -33,6 +33,7 @@ from vigil.otlp.decode import media_type as parse_media_type
 from vigil.otlp.mapping import MappedBatch, MappedSpan, map_request
 from vigil.settings import Settings
 from vigil.store.keys import app_for_token
+from vigil.store.segments import keys_for
 
 RETRY_AFTER_S = "2"
 BUSY_STORAGE = "storage is busy or unreachable; retry later"
@@ -66,6 +67,25 @@ class KeyCache:
         self.entries[token] = (app, time.monotonic() + self.ttl)
 
 
+@dataclass
+class PromotedKeyCache:
+    """Each app's promoted segment keys (`vigil segments set`), trusted for ``ttl`` seconds
+    like the API keys: a change reaches the receiver within that time, and the hot path
+    queries once an app and period, not once a request."""
+
+    ttl: float
+    entries: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+
+    def get(self, app: str) -> tuple[str, ...] | None:
+        hit = self.entries.get(app)
+        return None if hit is None or hit[1] < time.monotonic() else hit[0]
+
+    def put(self, app: str, keys: tuple[str, ...]) -> None:
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[app] = (keys, time.monotonic() + self.ttl)
+
+
 class Receiver:
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
@@ -75,6 +95,7 @@ class Receiver:
         self.inflight = anyio.Semaphore(inflight)  # bodies read, decoded or being written
         self.slots = anyio.Semaphore(settings.otlp_max_concurrency)  # PostgreSQL writers
         self.keys = KeyCache(settings.otlp_key_cache_s)
+        self.promoted = PromotedKeyCache(settings.otlp_key_cache_s)
         self.safe = text_filter(settings.max_value_chars, settings.redact_pii)
 
     # -- steps ----------------------------------------------------------------------
@@ -115,6 +136,21 @@ class Receiver:
         with self.pool.connection(timeout=self.settings.otlp_queue_timeout_s) as conn:
             return app_for_token(conn, token)
 
+    async def promoted_keys(self, app: str) -> tuple[str, ...]:
+        """The app's promoted segment keys, from the cache or the database."""
+        keys = self.promoted.get(app)
+        if keys is None:
+            try:
+                keys = await anyio.to_thread.run_sync(self._promoted_lookup, app)
+            except UNAVAILABLE as err:
+                raise _busy(BUSY_STORAGE) from err
+            self.promoted.put(app, keys)
+        return keys
+
+    def _promoted_lookup(self, app: str) -> tuple[str, ...]:
+        with self.pool.connection(timeout=self.settings.otlp_queue_timeout_s) as conn:
+            return keys_for(conn, app)
+
     def check_headers(self, request: Request, kind: str) -> bool:
         """Refusals that need no body (and no slot); whether the body is gzipped."""
         if kind not in (PROTOBUF, JSON):
@@ -138,15 +174,18 @@ class Receiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def decode(self, body: bytes, gzipped: bool, kind: str) -> MappedBatch:
-        """Gunzip, parse and map a body: CPU-bound, so it runs in a worker thread."""
+    def decode(
+        self, body: bytes, gzipped: bool, kind: str, promoted: tuple[str, ...] = ()
+    ) -> MappedBatch:
+        """Gunzip, parse and map a body (with the app's promoted segment keys): CPU-bound,
+        so it runs in a worker thread."""
         if gzipped:
             body = self._gunzip(body)
         try:
             message = decode_request(body, kind)
         except DecodeFailure as err:
             raise Refusal(400, str(err)) from err
-        return map_request(message, self.safe)
+        return map_request(message, self.safe, promoted)
 
     def _gunzip(self, body: bytes) -> bytes:
         inflater = zlib.decompressobj(wbits=31)
@@ -176,8 +215,9 @@ class Receiver:
             gzipped = self.check_headers(request, kind)
             async with self.room(self.inflight, BUSY_RECEIVER):
                 app = await self.authenticate(request)
+                promoted = await self.promoted_keys(app)
                 batch = await anyio.to_thread.run_sync(
-                    self.decode, await self.read_body(request), gzipped, kind
+                    self.decode, await self.read_body(request), gzipped, kind, promoted
                 )
                 written = await self._store(app, batch.spans)
         except Refusal as refusal:

@@ -1,4 +1,6 @@
-"""Regressions: windows whose scores fell below their baseline, and the statistics behind."""
+"""Regressions: one open row per key, refreshed while the incident lasts, resolved after
+clean windows, reopened if it comes back. A key is (app, metric, evaluator, evaluator
+version, segment); the trace metrics have an empty evaluator and version."""
 
 from __future__ import annotations
 
@@ -9,158 +11,148 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
+from vigil.errors import VigilError
 
-
-@dataclass(frozen=True)
-class WindowStats:
-    app: str
-    evaluator: str
-    evaluator_version: str
-    window_n: int
-    window_mean: float | None
-    window_var: float | None
-    baseline_n: int
-    baseline_mean: float | None
-    baseline_var: float | None
+STATUSES = ("open", "acknowledged", "resolved")
+_KEY = (
+    "app = %(app)s AND metric = %(metric)s AND evaluator = %(evaluator)s"
+    " AND evaluator_version = %(evaluator_version)s AND segment = %(segment)s"
+)
+_STATS = """window_start = %(window_start)s, window_end = %(window_end)s,
+    baseline_start = %(baseline_start)s, baseline_end = %(baseline_end)s,
+    window_mean = %(window_mean)s, baseline_mean = %(baseline_mean)s,
+    window_n = %(window_n)s, baseline_n = %(baseline_n)s, delta = %(delta)s,
+    p_value = %(p_value)s, q_value = %(q_value)s, effect = %(effect)s,
+    attribution = %(attribution)s, evidence = %(evidence)s, headline = %(headline)s,
+    last_seen = %(window_end)s, clean_windows = 0, updated_at = now(),
+    run_id = COALESCE(%(run_id)s, run_id)"""
 
 
 @dataclass
 class Regression:
     app: str
-    evaluator: str
+    metric: str
+    evaluator: str  # "" for trace metrics
     evaluator_version: str
+    segment: dict[str, str]  # {} is the whole app
     window_start: datetime
     window_end: datetime
     baseline_start: datetime
     baseline_end: datetime
-    window_mean: float
+    window_mean: float  # the metric's statistic: mean, rate or quantile
     baseline_mean: float
     window_n: int
     baseline_n: int
-    delta: float
-    z: float
-    segment: dict[str, str] = field(default_factory=dict)
+    delta: float  # window - baseline, in the metric's unit
+    p_value: float
+    q_value: float
+    effect: float  # positive: worse (relative metrics: window / baseline - 1)
+    headline: str = ""
+    attribution: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    def params(self, run_id: int | None) -> dict[str, Any]:
+        values = dict(self.__dict__)
+        for name in ("segment", "attribution", "evidence"):
+            values[name] = Jsonb(values[name])
+        return {**values, "run_id": run_id}
 
-def window_stats(
-    conn: Conn,
-    window: tuple[datetime, datetime],
-    baseline: tuple[datetime, datetime],
-    app: str | None = None,
-) -> list[WindowStats]:
-    """Count, mean and variance of scored values in the window and in the baseline."""
+
+def record(conn: Conn, reg: Regression, run_id: int | None) -> int:
+    """Store a finding: refresh the key's open row, else reopen its last resolved one, else
+    open a new row. Returns the row's id. Call inside a transaction."""
+    params = reg.params(run_id)
+    for sql in (
+        f"UPDATE regressions SET {_STATS} WHERE {_KEY} AND status <> 'resolved' RETURNING id",
+        f"""UPDATE regressions SET {_STATS}, status = 'open', reopened = reopened + 1,
+                resolved_at = NULL, acknowledged_by = NULL, acknowledged_at = NULL
+            WHERE id = (SELECT id FROM regressions WHERE {_KEY} AND status = 'resolved'
+                        ORDER BY last_seen DESC LIMIT 1) RETURNING id""",
+        """INSERT INTO regressions (app, metric, evaluator, evaluator_version, segment,
+               window_start, window_end, baseline_start, baseline_end, window_mean,
+               baseline_mean, window_n, baseline_n, delta, p_value, q_value, effect,
+               attribution, evidence, headline, first_seen, last_seen, run_id)
+           VALUES (%(app)s, %(metric)s, %(evaluator)s, %(evaluator_version)s, %(segment)s,
+               %(window_start)s, %(window_end)s, %(baseline_start)s, %(baseline_end)s,
+               %(window_mean)s, %(baseline_mean)s, %(window_n)s, %(baseline_n)s, %(delta)s,
+               %(p_value)s, %(q_value)s, %(effect)s, %(attribution)s, %(evidence)s,
+               %(headline)s, %(window_start)s, %(window_end)s, %(run_id)s)
+           RETURNING id""",
+    ):
+        row = conn.execute(sql, params).fetchone()
+        if row is not None:
+            return int(row["id"])
+    raise AssertionError("an INSERT ... RETURNING returned no row")
+
+
+def note_clean_window(
+    conn: Conn, apps: list[str], seen: list[int], window_start: datetime, resolve_after: int
+) -> list[int]:
+    """Count ``window_start``'s window as clean for the apps' open regressions that this
+    pass did not find again (``seen`` are the ids it did find), once per window; resolve
+    those with ``resolve_after`` clean windows. Returns the ids resolved now."""
+    conn.execute(
+        """
+        UPDATE regressions SET clean_windows = clean_windows + 1,
+            last_clean_window = %(ws)s, updated_at = now()
+        WHERE status <> 'resolved' AND app = ANY(%(apps)s) AND NOT (id = ANY(%(seen)s))
+          AND window_start < %(ws)s
+          AND (last_clean_window IS NULL OR last_clean_window < %(ws)s)
+        """,
+        {"apps": apps, "seen": seen, "ws": window_start},
+    )
     rows = conn.execute(
-        """
-        SELECT app, evaluator, evaluator_version,
-          count(*) FILTER (WHERE in_window) AS window_n,
-          avg(value) FILTER (WHERE in_window) AS window_mean,
-          var_samp(value) FILTER (WHERE in_window) AS window_var,
-          count(*) FILTER (WHERE in_base) AS baseline_n,
-          avg(value) FILTER (WHERE in_base) AS baseline_mean,
-          var_samp(value) FILTER (WHERE in_base) AS baseline_var
-        FROM (
-          SELECT app, evaluator, evaluator_version, value,
-                 trace_start >= %(ws)s AND trace_start < %(we)s AS in_window,
-                 trace_start >= %(bs)s AND trace_start < %(be)s AS in_base
-          FROM scores
-          WHERE status = 'scored' AND value IS NOT NULL
-            AND (%(app)s::text IS NULL OR app = %(app)s)
-            AND ((trace_start >= %(ws)s AND trace_start < %(we)s)
-              OR (trace_start >= %(bs)s AND trace_start < %(be)s))
-        ) s
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        """,
-        {"ws": window[0], "we": window[1], "bs": baseline[0], "be": baseline[1], "app": app},
+        "UPDATE regressions SET status = 'resolved', resolved_at = now(), updated_at = now()"
+        " WHERE status <> 'resolved' AND app = ANY(%s) AND clean_windows >= %s RETURNING id",
+        (apps, resolve_after),
     ).fetchall()
-    return [WindowStats(**r) for r in rows]
+    return [int(r["id"]) for r in rows]
 
 
-SEGMENT_DIMENSIONS = {
-    "prompt_version": "t.prompt_version",
-    "model": "t.model",
-    "route": "t.segment->>'route'",
-}
-
-
-def segment_means(
-    conn: Conn,
-    app: str,
-    evaluator: str,
-    evaluator_version: str,
-    window: tuple[datetime, datetime],
-    dimension: str,
+def list_regressions(
+    conn: Conn, *, app: str | None = None, status: str | None = None, limit: int = 200
 ) -> list[dict]:
-    """Mean score per value of one segment dimension in a window (for attribution)."""
-    expr = SEGMENT_DIMENSIONS[dimension]
-    return conn.execute(
-        f"""
-        SELECT coalesce({expr}, '(none)') AS value, avg(s.value) AS mean, count(*) AS n
-        FROM scores s JOIN traces t ON t.id = s.trace_id
-        WHERE s.app = %s AND s.evaluator = %s AND s.evaluator_version = %s
-          AND s.status = 'scored' AND s.value IS NOT NULL
-          AND s.trace_start >= %s AND s.trace_start < %s
-        GROUP BY 1 ORDER BY 2
-        """,
-        (app, evaluator, evaluator_version, window[0], window[1]),
-    ).fetchall()
-
-
-def upsert_regression(conn: Conn, reg: Regression, run_id: int | None) -> int:
-    """Insert, or refresh the statistics of, the regression of this window. Returns its id.
-    A refresh without a run (the ``detect`` flow alone) keeps the run that found it."""
-    row = conn.execute(
-        """
-        INSERT INTO regressions (app, evaluator, evaluator_version, segment, window_start,
-            window_end, baseline_start, baseline_end, window_mean, baseline_mean, window_n,
-            baseline_n, delta, z, evidence, run_id)
-        VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-        ON CONFLICT (app, evaluator, evaluator_version, segment, window_start) DO UPDATE SET
-            window_end = EXCLUDED.window_end, window_mean = EXCLUDED.window_mean,
-            baseline_mean = EXCLUDED.baseline_mean, window_n = EXCLUDED.window_n,
-            baseline_n = EXCLUDED.baseline_n, delta = EXCLUDED.delta, z = EXCLUDED.z,
-            evidence = EXCLUDED.evidence, updated_at = now(),
-            run_id = COALESCE(EXCLUDED.run_id, regressions.run_id)  -- detect alone keeps it
-        RETURNING id
-        """,
-        (
-            reg.app,
-            reg.evaluator,
-            reg.evaluator_version,
-            Jsonb(reg.segment),
-            reg.window_start,
-            reg.window_end,
-            reg.baseline_start,
-            reg.baseline_end,
-            reg.window_mean,
-            reg.baseline_mean,
-            reg.window_n,
-            reg.baseline_n,
-            reg.delta,
-            reg.z,
-            Jsonb(reg.evidence),
-            run_id,
-        ),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
-def list_regressions(conn: Conn, *, status: str | None = None, limit: int = 200) -> list[dict]:
+    if status is not None and status not in STATUSES:
+        raise VigilError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
     return conn.execute(
         """
         SELECT r.*, (SELECT count(*) FROM review_items i WHERE i.regression_id = r.id
                      AND i.status = 'pending') AS pending_reviews
         FROM regressions r
         WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
-        ORDER BY r.window_start DESC, r.id DESC LIMIT %(limit)s
+          AND (%(app)s::text IS NULL OR r.app = %(app)s)
+        ORDER BY r.last_seen DESC, r.id DESC LIMIT %(limit)s
         """,
-        {"status": status, "limit": limit},
+        {"status": status, "app": app, "limit": limit},
     ).fetchall()
 
 
-def set_regression_status(conn: Conn, regression_id: int, status: str) -> None:
+def get_regression(conn: Conn, regression_id: int) -> dict:
+    row = conn.execute("SELECT * FROM regressions WHERE id = %s", (regression_id,)).fetchone()
+    if row is None:
+        raise VigilError(
+            f"no regression #{regression_id}; `vigil regressions` lists them with their ids"
+        )
+    return row
+
+
+def acknowledge(conn: Conn, regression_id: int, by: str) -> None:
+    """Someone has seen it: it stays until it resolves, and reopens if it comes back."""
+    if not by.strip():
+        raise VigilError("acknowledging needs a name: --by NAME")
+    get_regression(conn, regression_id)
     conn.execute(
-        "UPDATE regressions SET status = %s, updated_at = now() WHERE id = %s",
-        (status, regression_id),
+        "UPDATE regressions SET status = 'acknowledged', acknowledged_by = %s,"
+        " acknowledged_at = now(), updated_at = now() WHERE id = %s AND status = 'open'",
+        (by.strip(), regression_id),
+    )
+
+
+def set_regression_status(conn: Conn, regression_id: int, status: str) -> None:
+    if status not in STATUSES:
+        raise VigilError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+    conn.execute(
+        "UPDATE regressions SET status = %s, updated_at = now(),"
+        " resolved_at = CASE WHEN %s = 'resolved' THEN now() END WHERE id = %s",
+        (status, status, regression_id),
     )

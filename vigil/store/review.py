@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 from vigil.db.types import Conn
 from vigil.errors import VigilError
@@ -10,38 +10,52 @@ from vigil.errors import VigilError
 LABELS = ("correct", "hallucinated", "irrelevant", "bad_retrieval", "other")
 
 
-def enqueue_worst(
+def enqueue_traces(
     conn: Conn,
     *,
     regression_id: int,
-    app: str,
-    evaluator: str,
-    evaluator_version: str,
-    window: tuple[datetime, datetime],
-    limit: int,
+    trace_ids: list[str],
+    reason: str,
+    evaluator: str | None = None,
+    evaluator_version: str | None = None,
 ) -> int:
-    """Queue the ``limit`` lowest-scoring traces of a regression's window; idempotent."""
+    """Queue these traces (worst first) for a regression; with an evaluator, each item
+    carries that evaluator version's score. Idempotent: a trace is queued once per
+    regression."""
     cur = conn.execute(
         """
         INSERT INTO review_items (trace_id, regression_id, reason, evaluator, score)
-        SELECT s.trace_id, %(rid)s, 'low ' || s.evaluator || ' in regression #' || %(rid)s,
-               s.evaluator, s.value
-        FROM scores s
-        WHERE s.app = %(app)s AND s.evaluator = %(ev)s AND s.evaluator_version = %(ver)s
-          AND s.status = 'scored' AND s.value IS NOT NULL
-          AND s.trace_start >= %(ws)s AND s.trace_start < %(we)s
-        ORDER BY s.value ASC, s.trace_id LIMIT %(limit)s
+        SELECT u.id, %(rid)s, %(reason)s, %(ev)s,
+               (SELECT s.value FROM scores s WHERE s.trace_id = u.id AND s.evaluator = %(ev)s
+                  AND s.evaluator_version = %(ver)s AND s.status = 'scored')
+        FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS u(id, n)
+        ORDER BY u.n
         ON CONFLICT (trace_id, regression_id) DO NOTHING
         """,
-        {
-            "rid": regression_id,
-            "app": app,
-            "ev": evaluator,
-            "ver": evaluator_version,
-            "ws": window[0],
-            "we": window[1],
-            "limit": limit,
-        },
+        {"rid": regression_id, "reason": reason, "ev": evaluator, "ver": evaluator_version,
+         "ids": trace_ids},
+    )  # fmt: skip
+    return max(cur.rowcount, 0)
+
+
+def enqueue_audit(
+    conn: Conn, day: date, per_day: int, app: str | None = None
+) -> int:
+    """Queue a random sample of the day's scored traces (``per_day`` at most, the same ones
+    at every pass: chosen by a hash of the id and the day), so that reviewers also see
+    traces that no regression picked. Idempotent."""
+    cur = conn.execute(
+        """
+        INSERT INTO review_items (trace_id, reason, audit_day)
+        SELECT t.id, 'audit sample of ' || %(day)s::text, %(day)s
+        FROM traces t
+        WHERE t.start_time >= %(day)s::date AND t.start_time < %(day)s::date + 1
+          AND (%(app)s::text IS NULL OR t.app = %(app)s)
+          AND EXISTS (SELECT 1 FROM scores s WHERE s.trace_id = t.id AND s.status = 'scored')
+        ORDER BY md5(t.id || %(day)s::text) LIMIT %(n)s
+        ON CONFLICT DO NOTHING
+        """,
+        {"day": day, "app": app, "n": per_day},
     )
     return max(cur.rowcount, 0)
 

@@ -1,0 +1,125 @@
+"""The detector on rows with known incidents, without a database."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.detection.world import Row, traffic
+from vigil.detection import OTHER, Limits, app_window, detect
+
+LIMITS = Limits()
+
+
+def findings(rows: tuple[list[Row], list[Row]]):  # type: ignore[no-untyped-def]
+    traces, scores = rows
+    return detect([app_window("shop", traces, scores, LIMITS.max_segment_values)], LIMITS)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clean_traffic_raises_nothing(seed: int) -> None:
+    assert findings(traffic(seed)) == []
+
+
+def hallucinating_prompt(row: Row, rng: random.Random) -> None:
+    if row["segment"]["route"] == "technical":
+        row["prompt_version"] = "v4"
+        row["quality"] = min(1.0, max(0.0, rng.gauss(0.35, 0.15)))
+
+
+def test_a_hallucinating_prompt_on_one_route_is_named_with_its_route() -> None:
+    rows = traffic(1, incident=hallucinating_prompt)
+    found = {(f.metric.name, f.evaluator): f for f in findings(rows)}
+    score = found[("score", "groundedness")]
+    top = score.attribution[0]
+    assert top.segment == {"route": "technical", "prompt_version": "v4"}
+    assert top.new == {"prompt_version": True, "route": False}
+    assert top.explains > 0.8
+    assert score.test.q <= LIMITS.fdr
+    assert ("below_threshold_rate", "groundedness") in found
+    assert {m for m, _ in found} <= {"score", "below_threshold_rate"}
+    assert len(score.review) == 20
+    v4 = {r["id"] for r in rows[0] if r["prompt_version"] == "v4"}
+    assert set(score.review) <= v4
+
+
+def verbose_model(row: Row, rng: random.Random) -> None:
+    if row["model"] == "model-b":
+        row["tokens_out"] = int(rng.gauss(600, 80))
+
+
+def test_verbose_outputs_raise_output_tokens_and_cost_and_say_outputs_grew() -> None:
+    found = {f.metric.name: f for f in findings(traffic(2, incident=verbose_model))}
+    assert set(found) == {"output_tokens", "cost_per_request"}
+    assert found["output_tokens"].attribution[0].segment == {"model": "model-b"}
+    growth = found["cost_per_request"].evidence["growth"]
+    assert growth["grew"] == "outputs"
+
+
+def slow_model(row: Row, rng: random.Random) -> None:
+    if row["model"] == "model-a":
+        row["latency_ms"] *= 2.5
+
+
+def test_a_latency_rise_on_one_model_is_found_by_its_p95() -> None:
+    found = {f.metric.name: f for f in findings(traffic(3, incident=slow_model))}
+    assert set(found) == {"latency_p95"}
+    assert found["latency_p95"].attribution[0].segment == {"model": "model-a"}
+
+
+def longer_context(row: Row, rng: random.Random) -> None:
+    if row["segment"]["route"] == "billing":
+        row["chunks"] = 10
+        row["tokens_in"] = int(rng.gauss(2200, 200))
+
+
+def test_longer_retrieved_context_raises_input_tokens_and_says_inputs_grew() -> None:
+    found = {f.metric.name: f for f in findings(traffic(6, incident=longer_context))}
+    assert set(found) == {"input_tokens", "cost_per_request"}
+    assert found["input_tokens"].attribution[0].segment == {"route": "billing"}
+    growth = found["input_tokens"].evidence["growth"]
+    assert growth["grew"] == "inputs"
+    assert growth["sizes"]["chunks"] == [4.0, 10.0]  # within the named segment
+
+
+def errors_on_one_route(row: Row, rng: random.Random) -> None:
+    if row["segment"]["route"] == "account" and rng.random() < 0.3:
+        row["status"] = "error"
+
+
+def test_an_error_rate_rise_is_found_with_its_route() -> None:
+    found = {f.metric.name: f for f in findings(traffic(7, incident=errors_on_one_route))}
+    assert set(found) == {"error_rate"}
+    assert found["error_rate"].attribution[0].segment == {"route": "account"}
+
+
+def with_tenants(rows: tuple[list[Row], list[Row]]) -> tuple[list[Row], list[Row]]:
+    for i, row in enumerate(rows[0]):
+        row["segment"]["tenant"] = "acme" if i % 10 == 0 else f"tenant-{i % 7}"
+    return rows
+
+
+def test_a_drop_confined_to_a_small_segment_is_that_segments_regression() -> None:
+    traces, scores = with_tenants(traffic(4))
+    by_id = {t["id"]: t for t in traces}
+    rng = random.Random(4)
+    for s in scores:  # the incident, applied after the tenants were assigned
+        trace = by_id[s["trace_id"]]
+        if trace["in_window"] and trace["segment"]["tenant"] == "acme":
+            s["value"] = min(1.0, max(0.0, rng.gauss(0.4, 0.15)))
+    found = {(f.metric.name, f.evaluator): f for f in findings((traces, scores))}
+    score = found[("score", "groundedness")]
+    assert score.segment == {"tenant": "acme"}  # the app's mean moved less than the floor
+    assert score.test.against == "its own baseline"
+    assert score.attribution[0].segment == {"tenant": "acme"}
+
+
+def test_a_key_over_the_cardinality_cap_folds_into_other() -> None:
+    traces, scores = traffic(5)
+    for i, row in enumerate(traces):
+        row["segment"]["user_group"] = f"g{i % 45}"
+    aw = app_window("shop", traces, scores, max_values=20)
+    values = set(aw.dims["user_group"])
+    assert len(values) == 21 and OTHER in values
+    assert set(aw.dims["route"]) == {"billing", "technical", "account", "shipping"}

@@ -1,0 +1,79 @@
+"""What the detector watches: each metric's direction, its test, its floor and its minimum.
+
+A metric is read per trace. Evaluator scores in [0, 1] give two metrics each: the score
+itself (a drop is bad) and the share of traces below the evaluator's threshold (for
+groundedness, the hallucination rate; a rise is bad). The trace's own columns give cost per
+request, input and output tokens, latency p95 and the error rate (a rise is bad).
+
+Defaults, and why:
+- ``min_window_n`` 30 and ``min_baseline_n`` 50: below about 30 a rank test or a quantile
+  test has little power and one odd trace moves a mean; the baseline, a week of traffic,
+  must be larger than the window it judges.
+- score floor 0.05: a drop of 0.05 on a [0, 1] score is about a fifth of the spread of a
+  typical evaluator's scores on real traffic; smaller shifts are within day-to-day drift.
+- rate floors 0.05 (below threshold) and 0.02 (errors): a change of rate of that size is one
+  more bad answer in 20 (one more error in 50), what an on-call person would act on.
+- relative floors 0.20 for cost, tokens and latency p95: price, length and latency wander by
+  ten percent or so from day to day with the mix of questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["continuous", "rate", "quantile"]
+Direction = Literal["down", "up"]  # the direction that is bad
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: Kind
+    bad: Direction
+    floor: float  # the smallest effect worth a regression, in the bad direction
+    relative: bool = False  # the effect is window / baseline - 1, not window - baseline
+    quantile: float = 0.95  # for kind "quantile"
+
+    @property
+    def test(self) -> str:
+        return {
+            "continuous": "Mann-Whitney U, one-sided",
+            "rate": "Fisher's exact test, one-sided",
+            "quantile": f"quantile test of the window's p{self.quantile * 100:.0f} against the"
+            " baseline's, one-sided",
+        }[self.kind]
+
+
+SCORE = Metric("score", "continuous", "down", floor=0.05)
+BELOW_THRESHOLD = Metric("below_threshold_rate", "rate", "up", floor=0.05)
+COST = Metric("cost_per_request", "continuous", "up", floor=0.20, relative=True)
+TOKENS_IN = Metric("input_tokens", "continuous", "up", floor=0.20, relative=True)
+TOKENS_OUT = Metric("output_tokens", "continuous", "up", floor=0.20, relative=True)
+LATENCY_P95 = Metric("latency_p95", "quantile", "up", floor=0.20, relative=True)
+ERROR_RATE = Metric("error_rate", "rate", "up", floor=0.02)
+
+# Trace columns read by the trace metrics (the column, the metric).
+TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
+    ("cost_usd", COST),
+    ("tokens_in", TOKENS_IN),
+    ("tokens_out", TOKENS_OUT),
+    ("latency_ms", LATENCY_P95),
+    ("error", ERROR_RATE),
+)
+BY_NAME = {m.name: m for m in (SCORE, BELOW_THRESHOLD, *(m for _, m in TRACE_METRICS))}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The detector's settings (``VIGIL_DETECT_*``), resolved at the edge."""
+
+    fdr: float = 0.01  # Benjamini-Hochberg level over every test of one pass
+    min_window_n: int = 30
+    min_baseline_n: int = 50
+    max_segment_values: int = 20  # per key; the rest fold into "(other)"
+    threshold: float = 0.5  # a score below it counts toward the below-threshold rate
+    floors: tuple[tuple[str, float], ...] = ()  # per-metric overrides of Metric.floor
+
+    def floor(self, metric: Metric) -> float:
+        return dict(self.floors).get(metric.name, metric.floor)

@@ -1,0 +1,51 @@
+"""What a detection pass reads: each app's traces in a window and its baseline, with the
+columns the metrics use, and their scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vigil.db.types import Conn
+
+Window = tuple[datetime, datetime]
+
+_TRACE_ROWS = """
+    SELECT t.id, %(in_window)s AS in_window, t.segment, t.model, t.prompt_version, t.status,
+           t.latency_ms, t.tokens_in, t.tokens_out, t.cost_usd,
+           (SELECT count(*) FROM retrievals r WHERE r.trace_id = t.id) AS chunks
+    FROM traces t
+    WHERE t.app = %(app)s AND t.start_time >= %(start)s AND t.start_time < %(end)s
+    ORDER BY md5(t.id) LIMIT %(cap)s
+"""
+
+
+def window_apps(conn: Conn, window: Window, app: str | None = None) -> list[str]:
+    """Apps with traces in the window."""
+    rows = conn.execute(
+        "SELECT DISTINCT app FROM traces WHERE start_time >= %s AND start_time < %s"
+        " AND (%s::text IS NULL OR app = %s) ORDER BY app",
+        (window[0], window[1], app, app),
+    ).fetchall()
+    return [r["app"] for r in rows]
+
+
+def window_traces(
+    conn: Conn, app: str, window: Window, baseline: Window, cap: int
+) -> list[dict[str, Any]]:
+    """The app's traces of the baseline, then of the window: at most ``cap`` of each, a
+    sample by a hash of the id when there are more (the same traces at every pass)."""
+    rows: list[dict[str, Any]] = []
+    for (start, end), in_window in ((baseline, False), (window, True)):
+        params = {"in_window": in_window, "app": app, "start": start, "end": end, "cap": cap}
+        rows += conn.execute(_TRACE_ROWS, params).fetchall()
+    return rows
+
+
+def window_scores(conn: Conn, trace_ids: list[str]) -> list[dict[str, Any]]:
+    """The scored values (not labels or measures) of these traces, every evaluator version."""
+    return conn.execute(
+        "SELECT trace_id, evaluator, evaluator_version, value FROM scores"
+        " WHERE trace_id = ANY(%s) AND status = 'scored' AND value IS NOT NULL",
+        (trace_ids,),
+    ).fetchall()
