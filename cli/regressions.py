@@ -95,6 +95,8 @@ def show(regression_id: int, as_json: bool, home: str | None, db_url: str | None
         click.echo("  explained by:")
         for a in r["attribution"]:
             click.echo(f"    {a['text']} (traffic {a['traffic']:.0%})")
+    for c in ev.get("clusters", []):
+        click.echo(f"  new questions ({c['size']}): " + " | ".join(c["examples"]))
     growth = ev.get("growth")
     if growth:
         sizes = growth["sizes"]

@@ -4,14 +4,19 @@ review queue from the segment each regression names, plus a daily audit sample."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from flows.windows import Window
 from vigil.db.types import Conn
 from vigil.detection import Finding, Limits, app_window
 from vigil.detection import detect as run_detector
 from vigil.detection.attribution import Share
+from vigil.detection.data import AppWindow, with_similarity
+from vigil.detection.drift import Drift, question_drift
 from vigil.settings import Settings
 from vigil.store import detection as det_store
 from vigil.store import regressions as reg_store
@@ -27,6 +32,7 @@ class Policy:
     review_limit: int = 20
     audit_per_day: int = 5
     resolve_after: int = 2
+    drift_sample: int = 400  # questions embedded per side for drift; 0 turns drift off
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -44,7 +50,11 @@ class Policy:
             settings.review_per_regression,
             settings.review_audit_per_day,
             settings.detect_resolve_windows,
+            settings.detect_drift_sample,
         )
+
+
+Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
 
 def detect(
@@ -55,18 +65,28 @@ def detect(
     app: str | None = None,
     policy: Policy | None = None,
     run_id: int | None = None,
+    embed: Embed | None = None,
 ) -> list[int]:
     """One pass over ``window`` against ``baseline``; returns the ids of the regressions it
-    found (new, refreshed or reopened). Call inside a transaction: a pass is stored whole."""
+    found (new, refreshed or reopened). With ``embed`` (a text embedding function), the
+    drift of incoming questions is a metric too. Call inside a transaction: a pass is
+    stored whole."""
     policy = policy or Policy(Limits())
     apps = det_store.window_apps(conn, window, app)
-    windows = []
+    windows, drifts = [], {}
     for name in apps:
         traces = det_store.window_traces(conn, name, window, baseline, policy.max_traces)
         scores = det_store.window_scores(conn, [t["id"] for t in traces])
-        windows.append(app_window(name, traces, scores, policy.limits.max_segment_values))
+        aw = app_window(name, traces, scores, policy.limits.max_segment_values)
+        if embed is not None and policy.drift_sample:
+            drifts[name] = _drift(conn, aw, policy.drift_sample, embed)
+        windows.append(aw)
     found = []
     for finding in run_detector(windows, policy.limits, policy.review_limit):
+        drift = drifts.get(finding.app)
+        if finding.metric.name == "question_drift" and drift is not None:
+            finding.evidence["centroid_distance"] = drift.centroid_distance
+            finding.evidence["clusters"] = drift.clusters
         rid = reg_store.record(conn, regression(finding, window, baseline), run_id)
         review.enqueue_traces(
             conn,
@@ -82,6 +102,27 @@ def detect(
     if policy.audit_per_day:
         review.enqueue_audit(conn, window[0].date(), policy.audit_per_day, app)
     return found
+
+
+def _drift(conn: Conn, aw: AppWindow, sample: int, embed: Embed) -> Drift | None:
+    """Embed a hash sample of each side's questions (the store returns each side in hash
+    order) and add their similarity to the baseline's as a column."""
+    picked = [
+        i for side in (False, True)
+        for i in np.flatnonzero(aw.in_window == side)[:sample]
+    ]  # fmt: skip
+    texts = det_store.trace_inputs(conn, [str(aw.trace_ids[i]) for i in picked])
+    picked = [i for i in picked if str(aw.trace_ids[i]) in texts]
+    if not picked:
+        return None
+    ids = [str(aw.trace_ids[i]) for i in picked]
+    distinct = sorted({texts[i] for i in ids})  # questions repeat: embed each once
+    row = {text: n for n, text in enumerate(distinct)}
+    vectors = np.asarray(embed(distinct), dtype=float)[[row[texts[i]] for i in ids]]
+    drift = question_drift(ids, [texts[i] for i in ids], vectors, aw.in_window[picked])
+    if drift is not None:
+        with_similarity(aw, drift.similarity)
+    return drift
 
 
 def regression(f: Finding, window: Window, baseline: Window) -> reg_store.Regression:

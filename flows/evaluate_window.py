@@ -25,6 +25,7 @@ from flows.resources import build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
+from vigil.embeddings import load_embeddings
 from vigil.ingest import spans as ingest_spans
 from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
@@ -84,7 +85,7 @@ def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]
     with _conn() as conn, conn.transaction():
         return detection.detect(
             conn, window, baseline, app=app, policy=detection.Policy.from_settings(settings),
-            run_id=run_id,
+            run_id=run_id, embed=load_embeddings(settings.embedding_model).embed_documents,
         )  # fmt: skip
 
 

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     detect_max_traces: int = Field(
         20000, ge=100, description="Traces read per app on each side (a hash sample beyond)."
     )
+    detect_drift_sample: int = Field(
+        400, ge=0, description="Questions embedded per side for question drift (0: off)."
+    )
     detect_resolve_windows: int = Field(
         2, ge=1, description="Clean windows after which a regression resolves itself."
     )

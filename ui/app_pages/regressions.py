@@ -113,6 +113,9 @@ if before.get("quantiles") and after.get("quantiles"):
         pd.DataFrame({"baseline": before["quantiles"], "window": after["quantiles"]}),
         key="regression_quantiles",
     )
+for cluster in evidence.get("clusters", []):
+    st.markdown(f"**New questions** ({cluster['size']}):")
+    st.markdown("\n".join(f"- {q}" for q in cluster["examples"]))
 growth = evidence.get("growth")
 if growth:
     sizes = growth["sizes"]

@@ -102,7 +102,16 @@ def series(aw: AppWindow, limits: Limits) -> list[Series]:
             below = (vals < limits.threshold).astype(float)
             out.append(Series(BELOW_THRESHOLD, evaluator, version, idx, below))
     for column, metric in TRACE_METRICS:
-        values = aw.columns[column]
+        values = aw.columns.get(column)
+        if values is None:
+            continue
         idx = np.flatnonzero(~np.isnan(values))
         out.append(Series(metric, "", "", idx, values[idx]))
     return out
+
+
+def with_similarity(aw: AppWindow, similarity: dict[str, float]) -> AppWindow:
+    """The app's columns plus ``question_similarity`` (nan for traces not measured)."""
+    column = np.array([similarity.get(t, np.nan) for t in aw.trace_ids], dtype=float)
+    aw.columns["question_similarity"] = column
+    return aw

@@ -15,6 +15,9 @@ Defaults, and why:
   more bad answer in 20 (one more error in 50), what an on-call person would act on.
 - relative floors 0.20 for cost, tokens and latency p95: price, length and latency wander by
   ten percent or so from day to day with the mix of questions.
+- question drift floor 0.05: the mean cosine similarity of the window's questions to the
+  baseline's centroid falling by 0.05 (MiniLM) is a visible change of topics, more than a
+  new phrasing of the same ones.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ TOKENS_IN = Metric("input_tokens", "continuous", "up", floor=0.20, relative=True
 TOKENS_OUT = Metric("output_tokens", "continuous", "up", floor=0.20, relative=True)
 LATENCY_P95 = Metric("latency_p95", "quantile", "up", floor=0.20, relative=True)
 ERROR_RATE = Metric("error_rate", "rate", "up", floor=0.02)
+# Incoming questions' similarity to the baseline's (vigil.detection.drift): a drop is drift.
+QUESTION_DRIFT = Metric("question_drift", "continuous", "down", floor=0.05)
 
 # Trace columns read by the trace metrics (the column, the metric).
 TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
@@ -60,6 +65,7 @@ TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
     ("tokens_out", TOKENS_OUT),
     ("latency_ms", LATENCY_P95),
     ("error", ERROR_RATE),
+    ("question_similarity", QUESTION_DRIFT),  # present when the pass embedded questions
 )
 BY_NAME = {m.name: m for m in (SCORE, BELOW_THRESHOLD, *(m for _, m in TRACE_METRICS))}
 

@@ -49,3 +49,12 @@ def window_scores(conn: Conn, trace_ids: list[str]) -> list[dict[str, Any]]:
         " WHERE trace_id = ANY(%s) AND status = 'scored' AND value IS NOT NULL",
         (trace_ids,),
     ).fetchall()
+
+
+def trace_inputs(conn: Conn, trace_ids: list[str]) -> dict[str, str]:
+    """The questions (inputs) of these traces, where they have one."""
+    rows = conn.execute(
+        "SELECT id, input FROM traces WHERE id = ANY(%s) AND coalesce(input, '') <> ''",
+        (trace_ids,),
+    ).fetchall()
+    return {r["id"]: r["input"] for r in rows}
