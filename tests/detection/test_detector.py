@@ -8,6 +8,7 @@ import pytest
 
 from tests.detection.world import Row, traffic
 from vigil.detection import OTHER, Limits, app_window, detect
+from vigil.errors import VigilError
 
 LIMITS = Limits()
 
@@ -123,3 +124,8 @@ def test_a_key_over_the_cardinality_cap_folds_into_other() -> None:
     values = set(aw.dims["user_group"])
     assert len(values) == 21 and OTHER in values
     assert set(aw.dims["route"]) == {"billing", "technical", "account", "shipping"}
+
+
+def test_a_floor_for_an_unknown_metric_is_refused_by_name() -> None:
+    with pytest.raises(VigilError, match=r"unknown metric.*latency_p99.*latency_p95"):
+        Limits(floors=(("latency_p99", 0.3),))

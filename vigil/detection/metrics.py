@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from vigil.errors import VigilError
+
 Kind = Literal["continuous", "rate", "quantile"]
 Direction = Literal["down", "up"]  # the direction that is bad
 
@@ -67,7 +69,9 @@ TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
     ("error", ERROR_RATE),
     ("question_similarity", QUESTION_DRIFT),  # present when the pass embedded questions
 )
-BY_NAME = {m.name: m for m in (SCORE, BELOW_THRESHOLD, *(m for _, m in TRACE_METRICS))}
+
+
+NAMES = (SCORE.name, BELOW_THRESHOLD.name, *(m.name for _, m in TRACE_METRICS))
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,14 @@ class Limits:
     max_segment_values: int = 20  # per key; the rest fold into "(other)"
     threshold: float = 0.5  # a score below it counts toward the below-threshold rate
     floors: tuple[tuple[str, float], ...] = ()  # per-metric overrides of Metric.floor
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(dict(self.floors)) - set(NAMES))
+        if unknown:
+            raise VigilError(
+                f"VIGIL_DETECT_FLOORS names unknown metric(s) {', '.join(unknown)}; "
+                f"the metrics are: {', '.join(NAMES)}"
+            )
 
     def floor(self, metric: Metric) -> float:
         return dict(self.floors).get(metric.name, metric.floor)
