@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,14 @@ from bench._scratch import environment, postgres, say, scratch_database
 from bench.worlds import EXPECTED, KINDS, QUALITY_KINDS, DayCount, Search, World, plan, write_jsonl
 from cli.demo.corpus import build_corpus
 from cli.supervisor import stack
+from flows.evaluation import BatchOutcome
 from vigil.db import connect, migrate
 from vigil.db.types import Conn
 from vigil.embeddings import load_embeddings
 from vigil.ingest.jsonl import ingest_file
 from vigil.knowledge_base import PGVectorStore, load_documents
 from vigil.models import Retrieval
+from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
 
 SEEDS = int(os.environ.get("VIGIL_BENCH_DETECTION_SEEDS", "5"))
@@ -106,7 +109,9 @@ class Outcome:
     world: World
     counts: list[DayCount]
     found: list[Found] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # evaluating and detecting, every day
+    evaluate_s: float = 0.0
+    detect_s: float = 0.0
     scored: int = 0
 
     @property
@@ -117,9 +122,18 @@ class Outcome:
         return list(range(1, last))
 
     @property
+    def full_clean_days(self) -> list[int]:
+        """Clean days whose baseline is the whole ``VIGIL_BASELINE_DAYS``."""
+        return [d for d in self.clean_days if d >= load_settings().baseline_days]
+
+    @property
     def false_alarms(self) -> list[Found]:
         clean = set(self.clean_days)
         return [f for f in self.found if f.new and f.day in clean]
+
+    @property
+    def full_false_alarms(self) -> list[Found]:
+        return [f for f in self.false_alarms if f.day in self.full_clean_days]
 
     @property
     def hits(self) -> list[Found]:
@@ -171,9 +185,20 @@ class Outcome:
 
     @property
     def named_right(self) -> bool:
+        """Each regression of the incident's metrics on its detection day names first a
+        segment with the true key=value."""
         inc = self.world.incident
         first = self.first_hits
         return inc is not None and bool(first) and all(f.names(inc.key, inc.value) for f in first)
+
+    @property
+    def named_exactly(self) -> bool:
+        """... and nothing else (but the route a new prompt version serves)."""
+        inc = self.world.incident
+        if inc is None or not self.named_right:
+            return False
+        true = {inc.key: inc.value, **({"route": inc.route} if inc.route else {})}
+        return all(f.named.items() <= true.items() for f in self.first_hits)
 
 
 # -- the database and the knowledge base --------------------------------------------------
@@ -213,6 +238,8 @@ def searcher(conn: Conn) -> Search:
 
 # -- one world -----------------------------------------------------------------------------
 def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
+    """Store the world through the JSONL ingest, then evaluate and detect day by day with
+    the ``evaluate-window`` flow's body; what each day's pass returned, read back."""
     from flows.evaluate_window import detect_task, evaluate_task, run_window
 
     conn.execute(RESET)
@@ -227,13 +254,27 @@ def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
     quality = w.incident is None or w.incident.kind in QUALITY_KINDS
     names = QUALITY if quality else OPERATIONAL
     outcome, seen = Outcome(w, counts), set()
+
+    def evaluate(ids: list[str], names: list[str], run: int, policy: SamplingPolicy) -> BatchOutcome:
+        started = time.perf_counter()
+        try:
+            return evaluate_task.fn(ids, names, run, policy)
+        finally:
+            outcome.evaluate_s += time.perf_counter() - started
+
+    def detect(end: datetime, app: str | None, run: int | None) -> list[int]:
+        started = time.perf_counter()
+        try:
+            return detect_task.fn(end, app, run)
+        finally:
+            outcome.detect_s += time.perf_counter() - started
+
     started = time.perf_counter()
     for day in range(w.days):
         window = (w.day_start(day), w.day_start(day + 1))
         result = run_window(
-            window, None, names, "backfill", SAMPLE_RATE, LOG,
-            evaluate=evaluate_task.fn, detect=detect_task.fn,
-        )  # fmt: skip
+            window, None, names, "backfill", SAMPLE_RATE, LOG, evaluate=evaluate, detect=detect
+        )
         outcome.scored += result["scored"]
         for row in regressions(conn, result["regressions"]):
             attribution = row["attribution"] or [{}]
@@ -244,9 +285,9 @@ def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
             outcome.found.append(found)
     outcome.seconds = time.perf_counter() - started
     say(
-        f"  {w.name}: {n:,} traces ingested in {ingest_s:.1f} s; {w.days} days evaluated "
-        f"({', '.join(names)}) and detected in {outcome.seconds:.1f} s; "
-        f"{_verdict(outcome)}"
+        f"  {w.name}: {n:,} traces ingested in {ingest_s:.1f} s; {w.days} days in "
+        f"{outcome.seconds:.1f} s: {outcome.scored:,} scores ({', '.join(names)}) in "
+        f"{outcome.evaluate_s:.1f} s, detection {outcome.detect_s:.1f} s; {_verdict(outcome)}"
     )
     for f in outcome.found:
         if f.new:
