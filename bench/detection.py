@@ -115,6 +115,10 @@ class Outcome:
     scored: int = 0
 
     @property
+    def kind(self) -> str:
+        return self.world.incident.kind if self.world.incident else "clean"
+
+    @property
     def clean_days(self) -> list[int]:
         """Days whose pass had a baseline and no incident."""
         inc = self.world.incident
@@ -255,7 +259,9 @@ def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
     names = QUALITY if quality else OPERATIONAL
     outcome, seen = Outcome(w, counts), set()
 
-    def evaluate(ids: list[str], names: list[str], run: int, policy: SamplingPolicy) -> BatchOutcome:
+    def evaluate(
+        ids: list[str], names: list[str], run: int, policy: SamplingPolicy
+    ) -> BatchOutcome:
         started = time.perf_counter()
         try:
             return evaluate_task.fn(ids, names, run, policy)
@@ -333,74 +339,79 @@ def per_30(alarms: int, days: int) -> float:
     return 30 * alarms / days if days else float("nan")
 
 
+def _alarms(group: list[Outcome]) -> tuple[str, float]:
+    """False alarms per 30 clean days, as text with the counts (and those of the days with
+    a whole baseline), and the rate."""
+    days = sum(len(o.clean_days) for o in group)
+    alarms = sum(len(o.false_alarms) for o in group)
+    full_days = sum(len(o.full_clean_days) for o in group)
+    full = sum(len(o.full_false_alarms) for o in group)
+    rate = per_30(alarms, days)
+    return f"{rate:.2f} ({alarms} in {days} d; {full} in {full_days} d of full baseline)", rate
+
+
 def summarize(outcomes: list[Outcome]) -> tuple[str, list[Row]]:
     """The per-incident table (with the targets, met or missed, and the failed cases) and
     the rows of the benchmark table."""
     min_n = load_settings().detect_min_window_n
     lines = [
         f"detection: {SEEDS} seed(s), ~{PER_DAY} traces a weekday, {CLEAN_DAYS}-day clean "
-        f"worlds; target: detected in the first window whose true segment has >= {min_n} "
-        "traces, true segment named first, <= 1 false alarm per 30 clean days",
+        f"worlds. Targets: detected in the first window whose true segment has >= {min_n} "
+        "traces; true segment named first; <= 1 false alarm per 30 clean days",
     ]
-    header = ("incident", "detected", "in 1st sampled window", "median windows",
-              "true segment first", "false alarms/30 clean days", "target")  # fmt: skip
-    body, rows, failures = [], [], []
+    header = ("incident", "detected", "in 1st window", "median windows", "true segment first",
+              "(exactly)", "false alarms/30 clean days", "target")  # fmt: skip
+    body: list[tuple[str, ...]] = []
+    rows: list[Row] = []
+    failures: list[Outcome] = []
     for kind in [*KINDS, "clean"]:
-        group = [o for o in outcomes
-                 if (o.world.incident.kind if o.world.incident else "clean") == kind]  # fmt: skip
+        group = [o for o in outcomes if o.kind == kind]
         if not group:
             continue
-        days = sum(len(o.clean_days) for o in group)
-        alarms = sum(len(o.false_alarms) for o in group)
-        fa = per_30(alarms, days)
-        fa_text = f"{fa:.2f} ({alarms} in {days} d)"
+        fa_text, _ = _alarms(group)
         if kind == "clean":
-            met = "met" if fa <= TARGET_FALSE_ALARMS else "missed"
-            body.append((kind, "-", "-", "-", "-", fa_text, met))
+            body.append((f"clean worlds", "-", "-", "-", "-", "-", fa_text, ""))
             continue
         n = len(group)
-        detected = [o for o in group if o.delay is not None]
-        on_time = [o for o in group if o.on_time]
-        named = [o for o in group if o.named_right]
-        delays = [o.delay for o in detected if o.delay is not None]
-        median = f"{statistics.median(delays):g}" if delays else "-"
-        met = "met" if len(on_time) == n and len(named) == n else "missed"
-        body.append((kind, f"{len(detected)}/{n}", f"{len(on_time)}/{n}", median,
-                     f"{len(named)}/{n}", fa_text, met))  # fmt: skip
+        detected = [o.delay for o in group if o.delay is not None]
+        on_time = sum(o.on_time for o in group)
+        named = sum(o.named_right for o in group)
+        median = f"{statistics.median(detected):g}" if detected else "-"
+        met = "met" if on_time == n and named == n else "missed"
+        body.append((kind, f"{len(detected)}/{n}", f"{on_time}/{n}", median, f"{named}/{n}",
+                     f"{sum(o.named_exactly for o in group)}/{n}", fa_text, met))  # fmt: skip
         case = f"{kind}, {n} seeds"
         rows += [
-            Row("detection", case, "detected in 1st window %", 100 * len(on_time) / n,
+            Row("detection", case, "detected in 1st window %", 100 * on_time / n,
                 "target", 100.0),
-            Row("detection", case, "true segment first %", 100 * len(named) / n,
-                "target", 100.0),
+            Row("detection", case, "true segment first %", 100 * named / n, "target", 100.0),
         ]  # fmt: skip
         failures += [o for o in group if not o.on_time or not o.named_right]
+    fa_text, rate = _alarms(outcomes)
+    met = "met" if rate <= TARGET_FALSE_ALARMS else "missed"
+    body.append(("all clean days", "-", "-", "-", "-", "-", fa_text, met))
     days = sum(len(o.clean_days) for o in outcomes)
-    alarms = sum(len(o.false_alarms) for o in outcomes)
-    fa = per_30(alarms, days)
-    met = "met" if fa <= TARGET_FALSE_ALARMS else "missed"
-    body.append(("all clean days", "-", "-", "-", "-", f"{fa:.2f} ({alarms} in {days} d)", met))
-    rows.append(Row("detection", f"{days} clean days", "false alarms / 30 days", fa,
+    rows.append(Row("detection", f"{days} clean days", "false alarms / 30 days", rate,
                     "target", TARGET_FALSE_ALARMS, higher_is_better=False))  # fmt: skip
     widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=True)]
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
     if failures:
-        lines.append("missed or misnamed incidents:")
+        lines.append("missed, late or misnamed incidents:")
     for o in failures:
         inc = o.world.incident
         assert inc is not None
         day0 = o.counts[inc.start_day]
         lines.append(
             f"  {o.world.name}: true {inc.segment}, {day0.in_segment} of {day0.traces} traces "
-            f"in it on day 0 ({day0.affected} changed); {_verdict(o)}"
+            f"in it on its first day ({day0.affected} changed); {_verdict(o)}"
         )
         for f in o.first_hits or [f for f in o.found if inc.on(f.day)]:
             lines.append(f"      day {f.day - inc.start_day}: {f.headline}")
     alarmed = [(o, f) for o in outcomes for f in o.false_alarms]
     if alarmed:
-        lines.append("false alarms:")
+        lines.append("false alarms (day: the world's day, 0 = its first):")
     for o, f in alarmed:
         lines.append(f"  {o.world.name}, day {f.day}: {f.headline}")
     return "\n".join(lines), rows
