@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.evaluate",
     "bench.evaluate_judge",
     "bench.backfill",
+    "bench.detection",
 ]
 
 

@@ -370,7 +370,7 @@ def summarize(outcomes: list[Outcome]) -> tuple[str, list[Row]]:
             continue
         fa_text, _ = _alarms(group)
         if kind == "clean":
-            body.append((f"clean worlds", "-", "-", "-", "-", "-", fa_text, ""))
+            body.append(("clean worlds", "-", "-", "-", "-", "-", fa_text, ""))
             continue
         n = len(group)
         detected = [o.delay for o in group if o.delay is not None]

@@ -78,6 +78,9 @@ def detect(
         traces = det_store.window_traces(conn, name, window, baseline, policy.max_traces)
         scores = det_store.window_scores(conn, [t["id"] for t in traces])
         aw = app_window(name, traces, scores, policy.limits.max_segment_values)
+        for p in det_store.incident_periods(conn, name, baseline):
+            key = (p["metric"], p["evaluator"], p["evaluator_version"])
+            aw.incidents.setdefault(key, []).append((p["first_seen"], p["last_seen"]))
         if embed is not None and policy.drift_sample:
             drifts[name] = _drift(conn, aw, policy.drift_sample, embed)
         windows.append(aw)

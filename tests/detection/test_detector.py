@@ -129,3 +129,23 @@ def test_a_key_over_the_cardinality_cap_folds_into_other() -> None:
 def test_a_floor_for_an_unknown_metric_is_refused_by_name() -> None:
     with pytest.raises(VigilError, match=r"unknown metric.*latency_p99.*latency_p95"):
         Limits(floors=(("latency_p99", 0.3),))
+
+
+def naturally_lower_route(row: Row, rng: random.Random) -> None:
+    if row["segment"]["route"] == "technical":
+        row["quality"] = min(1.0, max(0.0, rng.gauss(0.55, 0.15)))
+
+
+def test_a_short_baseline_makes_no_segment_new() -> None:
+    """An app's first days: each route has some history, under the minimum. A route that is
+    always lower is not 'new', and nothing is raised."""
+    rows = traffic(8, baseline=120, window=300, incident=naturally_lower_route)
+    for row in rows[0]:  # lower in the baseline too
+        if not row["in_window"] and row["segment"]["route"] == "technical":
+            row["lowered"] = True
+    scores = {s["trace_id"]: s for s in rows[1]}
+    rng = random.Random(8)
+    for row in rows[0]:
+        if row.pop("lowered", False):
+            scores[row["id"]]["value"] = min(1.0, max(0.0, rng.gauss(0.55, 0.15)))
+    assert findings(rows) == []

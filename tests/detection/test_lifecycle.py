@@ -100,3 +100,18 @@ def test_evaluator_versions_are_never_pooled(conn) -> None:  # type: ignore[no-u
         seed_day(conn, day, version="1")
     seed_day(conn, 7, bad_technical=True, version="2")  # a new version scores lower
     assert detect_day(conn, 7) == []  # version 2 has no baseline of its own yet
+
+
+def test_a_lasting_incident_is_compared_with_the_time_before_it(conn) -> None:  # type: ignore[no-untyped-def]
+    for day in range(7):
+        seed_day(conn, day)
+    found = []
+    for day in range(7, 13):  # six bad days: most of a week's baseline by the end
+        seed_day(conn, day, bad_technical=True)
+        found.append(detect_day(conn, day))
+    assert all(found), found  # the incident's own days are left out of later baselines
+    (row,) = conn.execute(
+        "SELECT * FROM regressions WHERE metric = 'score' AND evaluator = 'groundedness'"
+    ).fetchall()
+    assert row["status"] == "open" and row["first_seen"] == START + timedelta(days=7)
+    assert row["last_seen"] == START + timedelta(days=13)

@@ -96,7 +96,7 @@ def _part(
     in_w, in_b = mask & win, mask & ~win
     traffic = float(in_w.sum() / win.sum())
     w_stat = float(vals[in_w].mean())
-    is_new = int(in_b.sum()) < limits.min_baseline_n
+    is_new = limits.is_new(int(in_b.sum()), traffic, int((~win).sum()))
     b_stat = base_all if is_new else float(vals[in_b].mean())
     return Share(
         segment=segment,

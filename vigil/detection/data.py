@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ class AppWindow:
     dims: dict[str, np.ndarray]  # key -> value per trace (folded; NONE when absent)
     columns: dict[str, np.ndarray]  # float per trace, nan when unknown; "error" is 0/1
     scores: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  # (evaluator, version)
+    start_times: np.ndarray = field(default_factory=lambda: np.array([], dtype="datetime64[us]"))
+    # Earlier incidents by (metric, evaluator, version): their baseline traces are left out.
+    incidents: dict[tuple[str, str, str], list[tuple[datetime, datetime]]] = field(
+        default_factory=dict
+    )
 
     def __len__(self) -> int:
         return len(self.trace_ids)
@@ -89,7 +95,19 @@ def app_window(
         dims=dims,
         columns=columns,
         scores={k: (np.array(i, dtype=int), np.array(v)) for k, (i, v) in grouped.items()},
+        start_times=_times([t.get("start_time") for t in traces]),
     )
+
+
+def _times(values: list[datetime | None]) -> np.ndarray:
+    """Instants as UTC datetime64 (NaT where unknown), comparable with the incidents'."""
+    return np.array([_utc64(v) for v in values], dtype="datetime64[us]")
+
+
+def _utc64(t: datetime | None) -> np.datetime64:
+    if t is None:
+        return np.datetime64("NaT")
+    return np.datetime64(t.astimezone(UTC).replace(tzinfo=None), "us")
 
 
 def series(aw: AppWindow, limits: Limits) -> list[Series]:
@@ -98,16 +116,32 @@ def series(aw: AppWindow, limits: Limits) -> list[Series]:
     out: list[Series] = []
     for (evaluator, version), (idx, vals) in sorted(aw.scores.items()):
         if len(vals) and vals.min() >= 0.0 and vals.max() <= 1.0:
-            out.append(Series(SCORE, evaluator, version, idx, vals))
+            out.append(_clean(aw, Series(SCORE, evaluator, version, idx, vals)))
             below = (vals < limits.threshold).astype(float)
-            out.append(Series(BELOW_THRESHOLD, evaluator, version, idx, below))
+            out.append(_clean(aw, Series(BELOW_THRESHOLD, evaluator, version, idx, below)))
     for column, metric in TRACE_METRICS:
         values = aw.columns.get(column)
         if values is None:
             continue
         idx = np.flatnonzero(~np.isnan(values))
-        out.append(Series(metric, "", "", idx, values[idx]))
+        out.append(_clean(aw, Series(metric, "", "", idx, values[idx])))
     return out
+
+
+def _clean(aw: AppWindow, s: Series) -> Series:
+    """The series without its baseline traces that fall inside an earlier incident of the
+    same metric: the window is compared with how things were before, so an incident that
+    lasts stays found, and one that ended does not hide in the next week's baseline."""
+    periods = aw.incidents.get((s.metric.name, s.evaluator, s.version))
+    if not periods or len(aw.start_times) != len(aw):
+        return s
+    at = aw.start_times[s.idx]
+    inside = np.zeros(len(s.idx), dtype=bool)
+    for start, end in periods:
+        lo, hi = _utc64(start), _utc64(end)
+        inside |= (at >= lo) & (at < hi)
+    keep = aw.in_window[s.idx] | ~inside
+    return Series(s.metric, s.evaluator, s.version, s.idx[keep], s.values[keep])
 
 
 def with_similarity(aw: AppWindow, similarity: dict[str, float]) -> AppWindow:

@@ -76,6 +76,8 @@ def tests_of(aw: AppWindow, s: Series, limits: Limits) -> Iterator[Test]:
                 yield Test(aw.app, s, segment,
                            stats.compare(s.metric, s.values[in_w], s.values[own]))  # fmt: skip
                 continue
+            if not limits.is_new(int(own.sum()), in_w.sum() / win.sum(), len(baseline)):
+                continue  # some history, too little to test: not new either
             siblings = win & (col != value) & (col != NONE)
             if len(baseline) < limits.min_baseline_n or siblings.sum() < limits.min_window_n:
                 continue

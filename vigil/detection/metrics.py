@@ -71,6 +71,7 @@ TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
 )
 
 
+NEW_SHARE = 0.1
 NAMES = (SCORE.name, BELOW_THRESHOLD.name, *(m.name for _, m in TRACE_METRICS))
 
 
@@ -92,6 +93,13 @@ class Limits:
                 f"VIGIL_DETECT_FLOORS names unknown metric(s) {', '.join(unknown)}; "
                 f"the metrics are: {', '.join(NAMES)}"
             )
+
+    def is_new(self, own_baseline_n: int, window_share: float, baseline_n: int) -> bool:
+        """A segment value with (almost) no history, such as a new prompt version: under
+        ``min_baseline_n`` baseline traces and under a tenth of what its window share would
+        give. A value whose baseline is merely short (an app's first days) is not new."""
+        expected = window_share * baseline_n
+        return own_baseline_n < self.min_baseline_n and own_baseline_n <= NEW_SHARE * expected
 
     def floor(self, metric: Metric) -> float:
         return dict(self.floors).get(metric.name, metric.floor)

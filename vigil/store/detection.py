@@ -11,7 +11,8 @@ from vigil.db.types import Conn
 Window = tuple[datetime, datetime]
 
 _TRACE_ROWS = """
-    SELECT t.id, %(in_window)s AS in_window, t.segment, t.model, t.prompt_version, t.status,
+    SELECT t.id, %(in_window)s AS in_window, t.start_time, t.segment, t.model,
+           t.prompt_version, t.status,
            t.latency_ms, t.tokens_in, t.tokens_out, t.cost_usd,
            (SELECT count(*) FROM retrievals r WHERE r.trace_id = t.id) AS chunks
     FROM traces t
@@ -58,3 +59,13 @@ def trace_inputs(conn: Conn, trace_ids: list[str]) -> dict[str, str]:
         (trace_ids,),
     ).fetchall()
     return {r["id"]: r["input"] for r in rows}
+
+
+def incident_periods(conn: Conn, app: str, baseline: Window) -> list[dict[str, Any]]:
+    """The app's regressions (open or resolved) that overlap ``baseline``: from the window
+    they were first found in to the last window they were seen in."""
+    return conn.execute(
+        "SELECT metric, evaluator, evaluator_version, first_seen, last_seen FROM regressions"
+        " WHERE app = %s AND last_seen > %s AND first_seen < %s",
+        (app, baseline[0], baseline[1]),
+    ).fetchall()
