@@ -98,6 +98,7 @@ def detect(
             reason=f"{finding.headline()} (regression #{rid})",
             evaluator=finding.evaluator or None,
             evaluator_version=finding.version or None,
+            limit=policy.review_limit,
         )
         found.append(rid)
     if apps:

@@ -115,3 +115,7 @@ def test_a_lasting_incident_is_compared_with_the_time_before_it(conn) -> None:  
     ).fetchall()
     assert row["status"] == "open" and row["first_seen"] == START + timedelta(days=7)
     assert row["last_seen"] == START + timedelta(days=13)
+    queued = conn.execute(
+        "SELECT count(*) AS n FROM review_items WHERE regression_id = %s", (row["id"],)
+    ).fetchone()["n"]
+    assert queued == POLICY.review_limit  # at most K for the whole regression, not a day

@@ -18,10 +18,11 @@ def enqueue_traces(
     reason: str,
     evaluator: str | None = None,
     evaluator_version: str | None = None,
+    limit: int = 20,
 ) -> int:
-    """Queue these traces (worst first) for a regression; with an evaluator, each item
-    carries that evaluator version's score. Idempotent: a trace is queued once per
-    regression."""
+    """Queue these traces (worst first) for a regression, up to ``limit`` items in all for
+    it (later windows of a lasting regression add nothing once it has them); with an
+    evaluator, each item carries that evaluator version's score. Idempotent."""
     cur = conn.execute(
         """
         INSERT INTO review_items (trace_id, regression_id, reason, evaluator, score)
@@ -29,11 +30,15 @@ def enqueue_traces(
                (SELECT s.value FROM scores s WHERE s.trace_id = u.id AND s.evaluator = %(ev)s
                   AND s.evaluator_version = %(ver)s AND s.status = 'scored')
         FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS u(id, n)
+        WHERE NOT EXISTS (SELECT 1 FROM review_items q
+                          WHERE q.trace_id = u.id AND q.regression_id = %(rid)s)
         ORDER BY u.n
+        LIMIT GREATEST(%(limit)s - (SELECT count(*) FROM review_items
+                                    WHERE regression_id = %(rid)s), 0)
         ON CONFLICT (trace_id, regression_id) DO NOTHING
         """,
         {"rid": regression_id, "reason": reason, "ev": evaluator, "ver": evaluator_version,
-         "ids": trace_ids},
+         "ids": trace_ids, "limit": limit},
     )  # fmt: skip
     return max(cur.rowcount, 0)
 
