@@ -149,3 +149,20 @@ def test_a_short_baseline_makes_no_segment_new() -> None:
         if row.pop("lowered", False):
             scores[row["id"]]["value"] = min(1.0, max(0.0, rng.gauss(0.55, 0.15)))
     assert findings(rows) == []
+
+
+def test_a_degraded_retrieval_index_drops_context_relevance_alone() -> None:
+    """The index behind the 'shipping' route's documents degrades: context relevance, a
+    second evaluator, falls there; groundedness of the same traces is not pooled with it."""
+    traces, scores = traffic(9)
+    rng = random.Random(9)
+    for t in traces:
+        good = rng.gauss(0.7, 0.1)
+        if t["in_window"] and t["segment"]["route"] == "shipping":
+            good = rng.gauss(0.3, 0.1)
+        value = min(1.0, max(0.0, good))
+        scores.append({"trace_id": t["id"], "evaluator": "context_relevance",
+                       "evaluator_version": "minilm-1", "value": value})  # fmt: skip
+    found = {(f.metric.name, f.evaluator): f for f in findings((traces, scores))}
+    assert {e for _, e in found} == {"context_relevance"}
+    assert found[("score", "context_relevance")].attribution[0].segment == {"route": "shipping"}
