@@ -166,3 +166,24 @@ def test_a_degraded_retrieval_index_drops_context_relevance_alone() -> None:
     found = {(f.metric.name, f.evaluator): f for f in findings((traces, scores))}
     assert {e for _, e in found} == {"context_relevance"}
     assert found[("score", "context_relevance")].attribution[0].segment == {"route": "shipping"}
+
+
+def test_a_fast_model_slowed_down_is_named_though_it_stays_under_the_apps_p95() -> None:
+    traces, scores = traffic(10)
+    rng = random.Random(10)
+    for row in traces:
+        if row["model"] == "model-b":  # the fast one, always
+            row["latency_ms"] = rng.lognormvariate(6.0, 0.3) * (2.0 if row["in_window"] else 1.0)
+    found = {f.metric.name: f for f in findings((traces, scores))}
+    latency = found["latency_p95"]
+    assert latency.segment == {"model": "model-b"}
+    assert latency.attribution[0].segment == {"model": "model-b"}
+
+
+def test_a_p95_needs_twenty_baseline_traces_beyond_it() -> None:
+    from vigil.detection.metrics import LATENCY_P95, SCORE
+
+    assert LIMITS.baseline_needed(LATENCY_P95) == 400  # 20 beyond the p95
+    assert LIMITS.baseline_needed(SCORE) == LIMITS.min_baseline_n
+    short = traffic(3, baseline=300, incident=slow_model)
+    assert "latency_p95" not in {f.metric.name for f in findings(short)}

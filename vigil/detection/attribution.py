@@ -53,6 +53,8 @@ def attribute(aw: AppWindow, s: Series, limits: Limits, top: int = 5) -> list[Sh
         return []
     sign = 1.0 if s.metric.bad == "up" else -1.0
     base_all = float(vals[~win].mean())
+    by_quantile = s.metric.kind == "quantile"
+    raw, q = (s.values, s.metric.quantile) if by_quantile else (None, None)
     shares: list[Share] = []
     positive_by_key: dict[str, float] = {}
     for key, column in aw.dims.items():
@@ -60,7 +62,8 @@ def attribute(aw: AppWindow, s: Series, limits: Limits, top: int = 5) -> list[Sh
         for value in np.unique(col[win]):
             if value == NONE or (col[win] == value).all():
                 continue  # absent, or every trace of the window: the key does not split it
-            share = _part(vals, win, col == value, sign, base_all, limits, {key: str(value)})
+            segment = {key: str(value)}
+            share = _part(vals, win, col == value, sign, base_all, limits, segment, raw, q)
             shares.append(share)
             positive_by_key[key] = positive_by_key.get(key, 0.0) + max(share.explains, 0.0)
     total = sign * (float(vals[win].mean()) - base_all)
@@ -76,7 +79,8 @@ def attribute(aw: AppWindow, s: Series, limits: Limits, top: int = 5) -> list[Sh
         for key, value in both.items():
             mask &= aw.dims[key][s.idx] == value
         if (mask & win).any():
-            conj = _scaled(_part(vals, win, mask, sign, base_all, limits, both), denominator)
+            part = _part(vals, win, mask, sign, base_all, limits, both, raw, q)
+            conj = _scaled(part, denominator)
             conj = replace(conj, new={**ranked[0].new, **ranked[1].new})
             if conj.explains >= CONJUNCTION_KEEP * ranked[0].explains:
                 ranked.insert(0, conj)
@@ -91,12 +95,20 @@ def _part(
     base_all: float,
     limits: Limits,
     segment: dict[str, str],
+    raw: np.ndarray | None = None,
+    quantile: float | None = None,
 ) -> Share:
-    """A segment's unscaled part of the change (its ``explains`` is the raw part)."""
+    """A segment's unscaled part of the change (its ``explains`` is the raw part). For a
+    quantile metric (``raw`` and ``quantile`` given), a segment with a baseline of its own
+    is measured against its own quantile: a fast model slowed down matters even when its
+    slower traces stay under the app's p95."""
     in_w, in_b = mask & win, mask & ~win
     traffic = float(in_w.sum() / win.sum())
-    w_stat = float(vals[in_w].mean())
     is_new = limits.is_new(int(in_b.sum()), traffic, int((~win).sum()))
+    if raw is not None and quantile is not None and not is_new and in_b.any():
+        own = np.quantile(raw[in_b], quantile)
+        vals = (raw > own).astype(float)
+    w_stat = float(vals[in_w].mean())
     b_stat = base_all if is_new else float(vals[in_b].mean())
     return Share(
         segment=segment,

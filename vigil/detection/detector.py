@@ -63,7 +63,8 @@ class Finding:
 def tests_of(aw: AppWindow, s: Series, limits: Limits) -> Iterator[Test]:
     win = aw.in_window[s.idx]
     window, baseline = s.values[win], s.values[~win]
-    if len(window) >= limits.min_window_n and len(baseline) >= limits.min_baseline_n:
+    needed = limits.baseline_needed(s.metric)
+    if len(window) >= limits.min_window_n and len(baseline) >= needed:
         yield Test(aw.app, s, {}, stats.compare(s.metric, window, baseline))
     for key, column in aw.dims.items():
         col = column[s.idx]
@@ -72,14 +73,14 @@ def tests_of(aw: AppWindow, s: Series, limits: Limits) -> Iterator[Test]:
             if value == NONE or in_w.sum() < limits.min_window_n or in_w.sum() == win.sum():
                 continue  # too few, or the whole window (the app's own test)
             segment, own = {key: str(value)}, ~win & (col == value)
-            if own.sum() >= limits.min_baseline_n:
+            if own.sum() >= needed:
                 yield Test(aw.app, s, segment,
                            stats.compare(s.metric, s.values[in_w], s.values[own]))  # fmt: skip
                 continue
             if not limits.is_new(int(own.sum()), in_w.sum() / win.sum(), len(baseline)):
                 continue  # some history, too little to test: not new either
             siblings = win & (col != value) & (col != NONE)
-            if len(baseline) < limits.min_baseline_n or siblings.sum() < limits.min_window_n:
+            if len(baseline) < needed or siblings.sum() < limits.min_window_n:
                 continue
             vs_app = stats.compare(s.metric, s.values[in_w], baseline)
             vs_siblings = stats.compare(s.metric, s.values[in_w], s.values[siblings])
@@ -106,6 +107,7 @@ def detect(apps: list[AppWindow], limits: Limits, review_limit: int = 20) -> lis
         aw, s = by_app[group[0].app], group[0].series
         ranked = attribution.attribute(aw, s, limits)
         chosen = _choose(group, ranked)
+        ranked = _named_first(chosen, ranked)
         findings.append(_finding(aw, chosen, ranked, review_limit))
     return findings
 
@@ -120,6 +122,14 @@ def _choose(group: list[Test], ranked: list[attribution.Share]) -> Test:
             if t.segment.items() <= share.segment.items():
                 return t
     return min(group, key=lambda t: t.q)
+
+
+def _named_first(t: Test, ranked: list[attribution.Share]) -> list[attribution.Share]:
+    """A segment's regression names its own segment first (the test that fired)."""
+    if not t.segment or not ranked or t.segment.items() <= ranked[0].segment.items():
+        return ranked
+    own = [x for x in ranked if t.segment.items() <= x.segment.items()]
+    return own[:1] + [x for x in ranked if x not in own[:1]] if own else ranked
 
 
 def _finding(aw: AppWindow, t: Test, ranked: list[attribution.Share], limit: int) -> Finding:

@@ -22,6 +22,7 @@ Defaults, and why:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,6 +73,7 @@ TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
 
 
 NEW_SHARE = 0.1
+TAIL_POINTS = 20  # baseline traces beyond a quantile before a quantile test trusts it
 NAMES = (SCORE.name, BELOW_THRESHOLD.name, *(m.name for _, m in TRACE_METRICS))
 
 
@@ -100,6 +102,14 @@ class Limits:
         give. A value whose baseline is merely short (an app's first days) is not new."""
         expected = window_share * baseline_n
         return own_baseline_n < self.min_baseline_n and own_baseline_n <= NEW_SHARE * expected
+
+    def baseline_needed(self, metric: Metric) -> int:
+        """The fewest baseline traces a test of ``metric`` needs. A quantile test takes the
+        baseline's quantile as exact: it needs ``TAIL_POINTS`` traces beyond it (400 for a
+        p95), or a short baseline's noisy p95 raises false alarms."""
+        if metric.kind != "quantile":
+            return self.min_baseline_n
+        return max(self.min_baseline_n, math.ceil(TAIL_POINTS / (1.0 - metric.quantile)))
 
     def floor(self, metric: Metric) -> float:
         return dict(self.floors).get(metric.name, metric.floor)
