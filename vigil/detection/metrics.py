@@ -46,8 +46,8 @@ class Metric:
         return {
             "continuous": "Mann-Whitney U, one-sided",
             "rate": "Fisher's exact test, one-sided",
-            "quantile": f"quantile test of the window's p{self.quantile * 100:.0f} against the"
-            " baseline's, one-sided",
+            "quantile": f"Mood's test of the p{self.quantile * 100:.0f}: above the pooled"
+            " quantile, window against baseline, Fisher's exact, one-sided",
         }[self.kind]
 
 
@@ -73,7 +73,7 @@ TRACE_METRICS: tuple[tuple[str, Metric], ...] = (
 
 
 NEW_SHARE = 0.1
-TAIL_POINTS = 20  # baseline traces beyond a quantile before a quantile test trusts it
+TAIL_POINTS = 5  # expected baseline traces beyond a quantile before it is tested
 NAMES = (SCORE.name, BELOW_THRESHOLD.name, *(m.name for _, m in TRACE_METRICS))
 
 
@@ -104,9 +104,9 @@ class Limits:
         return own_baseline_n < self.min_baseline_n and own_baseline_n <= NEW_SHARE * expected
 
     def baseline_needed(self, metric: Metric) -> int:
-        """The fewest baseline traces a test of ``metric`` needs. A quantile test takes the
-        baseline's quantile as exact: it needs ``TAIL_POINTS`` traces beyond it (400 for a
-        p95), or a short baseline's noisy p95 raises false alarms."""
+        """The fewest baseline traces a test of ``metric`` needs: a quantile test counts the
+        traces beyond the pooled quantile, and wants ``TAIL_POINTS`` of them expected in the
+        baseline (100 for a p95)."""
         if metric.kind != "quantile":
             return self.min_baseline_n
         return max(self.min_baseline_n, math.ceil(TAIL_POINTS / (1.0 - metric.quantile)))

@@ -30,10 +30,16 @@ class Comparison:
 def compare(metric: Metric, window: np.ndarray, baseline: np.ndarray) -> Comparison:
     """Test whether ``window`` is worse than ``baseline`` in the metric's bad direction."""
     if metric.kind == "quantile":
+        # Mood's test for a quantile: how many of each side lie above the pooled quantile,
+        # compared with Fisher's exact test. Unlike a one-sample test against the baseline's
+        # quantile, it accounts for that quantile's own noise in a short baseline.
         w_stat = float(np.quantile(window, metric.quantile))
         b_stat = float(np.quantile(baseline, metric.quantile))
+        pooled = np.quantile(np.concatenate([window, baseline]), metric.quantile)
+        w_hits, b_hits = int((window > pooled).sum()), int((baseline > pooled).sum())
+        table = [[w_hits, len(window) - w_hits], [b_hits, len(baseline) - b_hits]]
         side = "greater" if metric.bad == "up" else "less"
-        p = stats.quantile_test(window, q=b_stat, p=metric.quantile, alternative=side).pvalue
+        p = stats.fisher_exact(table, alternative=side).pvalue
     elif metric.kind == "rate":
         w_hits, b_hits = int(window.sum()), int(baseline.sum())
         table = [[w_hits, len(window) - w_hits], [b_hits, len(baseline) - b_hits]]
