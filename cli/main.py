@@ -9,6 +9,7 @@ import click
 import vigil
 from cli import (
     backfill,
+    compare,
     database,
     ingest,
     keys,
@@ -58,6 +59,7 @@ cli.add_command(segments.segments)
 cli.add_command(runs.runs)
 cli.add_command(runs.evaluate)
 cli.add_command(regressions.regressions)
+cli.add_command(compare.compare)
 
 
 def main() -> None:
