@@ -19,6 +19,7 @@ from cli import (
     runs,
     sampling,
     segments,
+    slo,
 )
 from vigil.errors import VigilError
 
@@ -60,6 +61,7 @@ cli.add_command(runs.runs)
 cli.add_command(runs.evaluate)
 cli.add_command(regressions.regressions)
 cli.add_command(compare.compare)
+cli.add_command(slo.slo)
 
 
 def main() -> None:

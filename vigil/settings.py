@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     detect_resolve_windows: int = Field(
         2, ge=1, description="Clean windows after which a regression resolves itself."
     )
+    slo_file: Path | None = Field(None, description="The SLO file (`vigil slo`, docs/slo.md).")
     review_per_regression: int = Field(
         20, ge=0, description="Worst traces of the named segment queued per regression."
     )
