@@ -10,18 +10,12 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli import orchestration
-from cli.common import settings_from, settings_options
+from cli.common import DATE_FORMATS, settings_from, settings_options, utc
 from vigil.db import connect, database_url, migrate
 from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import Settings
 from vigil.store import runs
-
-DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 @click.command()
@@ -80,7 +74,7 @@ def backfill(
     already stored are kept, so a backfill can be re-run safely after an interruption.
     """
     settings = settings_from(home, db_url)
-    start, end = _utc(start), _utc(end)
+    start, end = utc(start), utc(end)
     if end <= start:
         raise VigilError(
             f"--end ({end:%Y-%m-%d %H:%M}) must be after --start ({start:%Y-%m-%d %H:%M})."

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from cli.backfill import DATE_FORMATS
-from cli.common import open_db, settings_from, settings_options
+from cli.common import DATE_FORMATS, open_db, settings_from, settings_options, utc
 from flows.detection import Policy
 from vigil.detection import app_window
 from vigil.detection.compare import MetricVerdict, compare_segments
@@ -26,10 +25,6 @@ def _segment(text: str, option: str) -> dict[str, str]:
     if not sep or not key.strip() or not value.strip():
         raise VigilError(f"{option} {text!r} is not KEY=VALUE; e.g. {option} prompt_version=v4")
     return {key.strip(): value.strip()}
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 @click.command()
@@ -83,8 +78,8 @@ def compare(
     and the traces per side needed to detect the floor. Exits 3 when any metric is worse.
     """
     a, b = _segment(canary, "--segment"), _segment(control, "--against")
-    stop = _utc(end) if end else datetime.now(UTC)
-    begin = _utc(start) if start else stop - timedelta(days=1)
+    stop = utc(end) if end else datetime.now(UTC)
+    begin = utc(start) if start else stop - timedelta(days=1)
     if stop <= begin:
         raise VigilError(f"--end {stop:%Y-%m-%d %H:%M} is not after --start {begin:%Y-%m-%d %H:%M}")
     policy = Policy.from_settings(settings_from(home, db_url))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
-from cli.backfill import DATE_FORMATS
-from cli.common import open_db, settings_options
+from cli.common import DATE_FORMATS, open_db, settings_options, utc
 from vigil.errors import VigilError
 from vigil.ingest.segments import RebuildProgress, rebuild_segments, validate_keys
 from vigil.store import segments as store
@@ -94,7 +93,7 @@ def rebuild(app: str | None, start: datetime | None, end: datetime | None, batch
     imports) keep the segment they came with. Safe to re-run: a second
     rebuild changes nothing.
     """
-    since, until = _utc(start), _utc(end)
+    since, until = (utc(start) if start else None), (utc(end) if end else None)
     if since and until and since >= until:
         raise VigilError(f"--start {since:%Y-%m-%d %H:%M} is not before --end "
                          f"{until:%Y-%m-%d %H:%M}: give a start before the end")  # fmt: skip
@@ -112,9 +111,3 @@ def _progress(done: RebuildProgress) -> None:
         click.echo(f"\r{line}", nl=False, err=True)
     else:
         click.echo(line, err=True)
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
