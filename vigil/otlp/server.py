@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Generic, TypeVar
 
 import anyio
 from google.protobuf import json_format
@@ -48,42 +49,29 @@ class Refusal(Exception):
         self.headers = headers or {}
 
 
+V = TypeVar("V")
+
+
 @dataclass
-class KeyCache:
-    """Checked keys, trusted for ``ttl`` seconds (revocation takes effect within that time)."""
+class TTLCache(Generic[V]):
+    """Values trusted for ``ttl`` seconds: API keys (a revocation takes effect within that
+    time) and each app's promoted segment keys (`vigil segments set`), so that the hot path
+    queries once a key and period, not once a request."""
 
     ttl: float
-    entries: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    entries: dict[str, tuple[V, float]] = field(default_factory=dict)
 
-    def get(self, token: str) -> tuple[bool, str | None]:
-        hit = self.entries.get(token)
+    def get(self, key: str) -> tuple[bool, V | None]:
+        """Whether ``key`` is known (and fresh), and its value."""
+        hit = self.entries.get(key)
         if hit is None or hit[1] < time.monotonic():
             return False, None
         return True, hit[0]
 
-    def put(self, token: str, app: str | None) -> None:
+    def put(self, key: str, value: V) -> None:
         if len(self.entries) > 10_000:
             self.entries.clear()
-        self.entries[token] = (app, time.monotonic() + self.ttl)
-
-
-@dataclass
-class PromotedKeyCache:
-    """Each app's promoted segment keys (`vigil segments set`), trusted for ``ttl`` seconds
-    like the API keys: a change reaches the receiver within that time, and the hot path
-    queries once an app and period, not once a request."""
-
-    ttl: float
-    entries: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
-
-    def get(self, app: str) -> tuple[str, ...] | None:
-        hit = self.entries.get(app)
-        return None if hit is None or hit[1] < time.monotonic() else hit[0]
-
-    def put(self, app: str, keys: tuple[str, ...]) -> None:
-        if len(self.entries) > 10_000:
-            self.entries.clear()
-        self.entries[app] = (keys, time.monotonic() + self.ttl)
+        self.entries[key] = (value, time.monotonic() + self.ttl)
 
 
 class Receiver:
@@ -94,8 +82,8 @@ class Receiver:
         inflight = settings.otlp_max_inflight or 2 * settings.otlp_max_concurrency
         self.inflight = anyio.Semaphore(inflight)  # bodies read, decoded or being written
         self.slots = anyio.Semaphore(settings.otlp_max_concurrency)  # PostgreSQL writers
-        self.keys = KeyCache(settings.otlp_key_cache_s)
-        self.promoted = PromotedKeyCache(settings.otlp_key_cache_s)
+        self.keys: TTLCache[str | None] = TTLCache(settings.otlp_key_cache_s)
+        self.promoted: TTLCache[tuple[str, ...]] = TTLCache(settings.otlp_key_cache_s)
         self.safe = text_filter(settings.max_value_chars, settings.redact_pii)
 
     # -- steps ----------------------------------------------------------------------
@@ -138,8 +126,8 @@ class Receiver:
 
     async def promoted_keys(self, app: str) -> tuple[str, ...]:
         """The app's promoted segment keys, from the cache or the database."""
-        keys = self.promoted.get(app)
-        if keys is None:
+        known, keys = self.promoted.get(app)
+        if not known or keys is None:
             try:
                 keys = await anyio.to_thread.run_sync(self._promoted_lookup, app)
             except UNAVAILABLE as err:
