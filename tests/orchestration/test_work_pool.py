@@ -84,5 +84,10 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
         run.stdout
     )  # no latency
     rows = conn.execute("SELECT kind, status, flow_run_id FROM eval_runs").fetchall()
-    assert [(r["kind"], r["status"]) for r in rows] == [("backfill", "completed")]
-    assert rows[0]["flow_run_id"]  # run by Prefect, on the worker
+    backfills = [r for r in rows if r["kind"] == "backfill"]
+    assert [(r["kind"], r["status"]) for r in backfills] == [("backfill", "completed")]
+    assert backfills[0]["flow_run_id"]  # run by Prefect, on the worker
+    # The deployed */15 schedule may fire while the test runs: such a run is the scheduled
+    # evaluate-window, and it completes on the same worker too.
+    assert all(r["kind"] == "window" and r["status"] == "completed" and r["flow_run_id"]
+               for r in rows if r not in backfills)  # fmt: skip
