@@ -19,7 +19,7 @@ read: cost, tokens, latency and errors come from the traces' own columns, whatev
 evaluated. Every trace is evaluated (sample rate 1).
 
 Measured, per incident kind and seed: detected (a regression of one of the incident's
-metrics, ``bench.worlds.EXPECTED``, returned by a pass on one of its days); windows (days)
+metrics, ``bench.incidents.EXPECTED``, returned by a pass on one of its days); windows (days)
 from its first day to the first such pass (0: its first day); whether the segment named
 first (``attribution[0].segment`` in the ``regressions`` table) by that day's regression of
 the incident's primary metric (groundedness or context relevance score, output or input
@@ -68,7 +68,8 @@ from bench import Row
 from bench._ports import free_port
 from bench._scratch import environment, postgres, say, scratch_database
 from bench.detection_outcomes import Found, Outcome, summarize, verdict
-from bench.worlds import KINDS, QUALITY_KINDS, Search, World, plan, write_jsonl
+from bench.incidents import KINDS, QUALITY_KINDS
+from bench.worlds import Search, World, plan, write_jsonl
 from cli.demo.corpus import build_corpus
 from cli.supervisor import stack
 from flows.evaluation import BatchOutcome

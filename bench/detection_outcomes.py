@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import Row
-from bench.worlds import EXPECTED, KINDS, DayCount, World
+from bench.incidents import EXPECTED, KINDS
+from bench.worlds import DayCount, World
 from vigil.settings import load_settings
 
 TARGET_FALSE_ALARMS = 1.0  # per 30 clean days

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli import orchestration
-from cli.common import DATE_FORMATS, settings_from, settings_options, utc
+from cli.common import date_option, settings_from, settings_options, utc
 from vigil.db import connect, database_url, migrate
 from vigil.db.types import Conn
 from vigil.errors import VigilError
@@ -19,18 +19,12 @@ from vigil.store import runs
 
 
 @click.command()
-@click.option(
+@date_option(
     "--start",
+    "First instant, included (UTC unless it carries an offset), e.g. 2026-11-01.",
     required=True,
-    type=click.DateTime(DATE_FORMATS),
-    help="First instant, included (UTC unless it carries an offset), e.g. 2026-11-01.",
 )
-@click.option(
-    "--end",
-    required=True,
-    type=click.DateTime(DATE_FORMATS),
-    help="Last instant, excluded, e.g. 2026-11-08.",
-)
+@date_option("--end", "Last instant, excluded, e.g. 2026-11-08.", required=True)
 @click.option("--app", default=None, help="Only this application's traces.")
 @click.option(
     "--evaluator",

@@ -17,6 +17,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
 
 
+def date_option(name: str, help: str, required: bool = False) -> Callable[[F], F]:
+    """A ``--start``/``--end`` option, read in DATE_FORMATS (:func:`utc` makes it UTC)."""
+    return click.option(
+        name, type=click.DateTime(DATE_FORMATS), required=required, default=None, help=help
+    )
+
+
 def utc(ts: datetime) -> datetime:
     """A date option's value in UTC (UTC unless it carries an offset)."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

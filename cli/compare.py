@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from cli.common import DATE_FORMATS, open_db, settings_from, settings_options, utc
+from cli.common import date_option, open_db, settings_from, settings_options, utc
 from flows.detection import Policy
 from vigil.detection import app_window
 from vigil.detection.compare import MetricVerdict, compare_segments
@@ -38,18 +38,11 @@ def _segment(text: str, option: str) -> dict[str, str]:
 @click.option(
     "--against", "control", required=True, help="The control, KEY=VALUE, live meanwhile."
 )
-@click.option(
+@date_option(
     "--start",
-    type=click.DateTime(DATE_FORMATS),
-    default=None,
-    help="First instant, included (UTC unless it has an offset); default: a day before --end.",
+    "First instant, included (UTC unless it has an offset); default: a day before --end.",
 )
-@click.option(
-    "--end",
-    type=click.DateTime(DATE_FORMATS),
-    default=None,
-    help="Last instant, excluded; default: now.",
-)
+@date_option("--end", "Last instant, excluded; default: now.")
 @click.option(
     "--format",
     "fmt",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from cli.common import DATE_FORMATS, open_db, settings_options, utc
+from cli.common import date_option, open_db, settings_options, utc
 from vigil.errors import VigilError
 from vigil.ingest.segments import RebuildProgress, rebuild_segments, validate_keys
 from vigil.store import segments as store
@@ -78,10 +78,8 @@ def reset(app: str, home: str | None, db_url: str | None) -> None:
 
 @segments.command()
 @click.option("--app", default=None, help="Only this application's traces.")
-@click.option("--start", type=click.DateTime(DATE_FORMATS), default=None,
-              help="Traces started at or after this instant (UTC), e.g. 2026-11-01.")  # fmt: skip
-@click.option("--end", type=click.DateTime(DATE_FORMATS), default=None,
-              help="Traces started before this instant (UTC), e.g. 2026-11-08.")  # fmt: skip
+@date_option("--start", "Traces started at or after this instant (UTC), e.g. 2026-11-01.")
+@date_option("--end", "Traces started before this instant (UTC), e.g. 2026-11-08.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=300, show_default=True,
               help="Traces per transaction.")  # fmt: skip
 @settings_options
