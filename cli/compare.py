@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from cli.common import date_option, open_db, settings_from, settings_options, utc
+from flows.canary import compare_live
 from flows.detection import Policy
-from vigil.detection import app_window
-from vigil.detection.compare import MetricVerdict, compare_segments
+from vigil.detection.compare import MetricVerdict
 from vigil.errors import VigilError
-from vigil.store import detection as det_store
 
 WORSE_EXIT = 3  # 1 is a mistake in the command; 3 says the canary is worse
-NO_FOLD = 1_000_000  # every segment value is kept: a canary may be a small one
 
 
-def _segment(text: str, option: str) -> dict[str, str]:
+def parse_segment(text: str, option: str) -> dict[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
         raise VigilError(f"{option} {text!r} is not KEY=VALUE; e.g. {option} prompt_version=v4")
@@ -70,30 +68,14 @@ def compare(
     (VIGIL_DETECT_FDR, VIGIL_DETECT_FLOORS), the effect with a 95% bootstrap interval,
     and the traces per side needed to detect the floor. Exits 3 when any metric is worse.
     """
-    a, b = _segment(canary, "--segment"), _segment(control, "--against")
+    a, b = parse_segment(canary, "--segment"), parse_segment(control, "--against")
     stop = utc(end) if end else datetime.now(UTC)
     begin = utc(start) if start else stop - timedelta(days=1)
     if stop <= begin:
         raise VigilError(f"--end {stop:%Y-%m-%d %H:%M} is not after --start {begin:%Y-%m-%d %H:%M}")
     policy = Policy.from_settings(settings_from(home, db_url))
     with open_db(home, db_url) as conn:
-        rows = det_store.window_traces(conn, app, (begin, stop), (begin, begin), policy.max_traces)
-        scores = det_store.window_scores(conn, [r["id"] for r in rows])
-    aw = app_window(app, rows, scores, NO_FOLD)
-    for side, seg in (("--segment", a), ("--against", b)):
-        (key, value), = seg.items()
-        if key not in aw.dims or not (aw.dims[key] == value).any():
-            raise VigilError(
-                f"{side} {key}={value}: no trace of app {app!r} has it between "
-                f"{begin:%Y-%m-%d %H:%M} and {stop:%Y-%m-%d %H:%M} UTC; check the app, the "
-                "segment and --start/--end (`vigil regressions` and the app show segments)"
-            )
-    verdicts = compare_segments(aw, a, b, policy.limits)
-    if not verdicts:
-        raise VigilError(
-            f"too few traces to compare: each side needs {policy.limits.min_window_n} with a "
-            "metric (VIGIL_DETECT_MIN_WINDOW_N); widen --start/--end"
-        )
+        verdicts = compare_live(conn, app, a, b, begin, stop, policy)
     title = f"{app}: {canary} against {control}, {begin:%Y-%m-%d %H:%M} .. {stop:%Y-%m-%d %H:%M}"
     click.echo({"text": _text, "markdown": _markdown, "json": _json}[fmt](title, verdicts))
     if any(v.verdict == "worse" for v in verdicts):

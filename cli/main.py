@@ -8,7 +8,9 @@ import click
 
 import vigil
 from cli import (
+    alerts,
     backfill,
+    canary,
     compare,
     database,
     ingest,
@@ -62,6 +64,8 @@ cli.add_command(runs.evaluate)
 cli.add_command(regressions.regressions)
 cli.add_command(compare.compare)
 cli.add_command(slo.slo)
+cli.add_command(alerts.alerts)
+cli.add_command(canary.canary)
 
 
 def main() -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from cli.common import open_db, settings_from, settings_options
-from vigil.db.types import Conn
 from vigil.errors import VigilError
-from vigil.slo import SLO, Burn, SLOFile, budget_left, burn_rate, duration, load
+from vigil.slo import SLO, Burn, budget_left, load
 from vigil.store import slo as slo_store
 from vigil.store.traces import trace_apps
 
@@ -60,19 +59,8 @@ def status(path: str | None, home: str | None, db_url: str | None) -> None:
     now = datetime.now(UTC)
     with open_db(home, db_url) as conn:
         for s in parsed.slos:
-            good, total = slo_store.good_and_total(conn, s, now - s.period, now)
-            burns = [_burn(conn, s, pair_index, parsed, now) for pair_index in
-                     range(len(parsed.burn_alerts))]  # fmt: skip
-            click.echo(_line(s, good, total, burns))
-
-
-def _burn(conn: Conn, s: SLO, i: int, parsed: SLOFile, now: datetime) -> Burn:
-    pair = parsed.burn_alerts[i]
-    rates = []
-    for window in (pair.long, pair.short):
-        good, total = slo_store.good_and_total(conn, s, now - duration(window), now)
-        rates.append(burn_rate(s, good, total))
-    return Burn(pair, rates[0], rates[1])
+            good, total = slo_store.over_period(conn, s, now)
+            click.echo(_line(s, good, total, slo_store.burns(conn, s, parsed.burn_alerts, now)))
 
 
 def _line(s: SLO, good: int, total: int, burns: list[Burn]) -> str:

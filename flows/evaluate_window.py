@@ -10,7 +10,7 @@ over overlapping windows split the work, and a killed run leaves no half-written
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from evaluators import DEFAULT_EVALUATORS, build
-from flows import detection, planning
+from flows import alerting, detection, planning
 from flows.evaluation import EMPTY, BatchOutcome, evaluate_picks, evaluate_slice, keys
 from flows.planning import AppPlan
 from flows.resources import build_resources, naming_resources
@@ -30,6 +30,8 @@ from vigil.ingest import spans as ingest_spans
 from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
 from vigil.store import runs, sampling
+
+SLO_RECENT = timedelta(hours=1)
 
 
 def _conn() -> Conn:
@@ -82,11 +84,18 @@ def evaluate_task(
 def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]:
     settings = load_settings()
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
+    config = alerting.destinations(settings)  # a broken file fails here, before the pass
     with _conn() as conn, conn.transaction():
-        return detection.detect(
+        found = detection.detect(
             conn, window, baseline, app=app, policy=detection.Policy.from_settings(settings),
             run_id=run_id, embed=load_embeddings(settings.embedding_model).embed_documents,
         )  # fmt: skip
+        if config is not None:
+            alerting.sync_regressions(conn, config, settings)
+            now = datetime.now(UTC)
+            if now - end < SLO_RECENT:  # burn rates are about now, not a backfilled past
+                alerting.sync_slos(conn, config, settings, now)
+        return found
 
 
 @flow(name="evaluate-window", log_prints=True)
@@ -156,6 +165,7 @@ def run_window(
             total = total + outcome
             notes += [note] if note else []
         found = (detect or detect_task)(window[1], app, run_id)
+        alerting.deliver_in_flow(logger)
     except BaseException as err:
         with _conn() as conn:
             runs.finish_run(conn, run_id, "failed", f"{type(err).__name__}: {err}")

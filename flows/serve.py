@@ -1,8 +1,9 @@
 """Serve Vigil's deployments from this process (what ``vigil up`` runs).
 
-``evaluate-window`` runs on the cron schedule of ``VIGIL_SCHEDULE_CRON``; the schedule can be
-edited and paused in the Prefect UI. ``backfill`` and ``detect`` have no schedule: they run
-when triggered (``vigil backfill``, or "Run" in the UI).
+``evaluate-window`` runs on the cron schedule of ``VIGIL_SCHEDULE_CRON`` and ``canary`` on
+``VIGIL_CANARY_CRON`` (a run with no live canary does nothing); schedules can be edited and
+paused in the Prefect UI. ``backfill`` and ``detect`` have no schedule: they run when
+triggered (``vigil backfill``, or "Run" in the UI).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
+from flows.canary import canary
 from flows.detect import detect
 from flows.evaluate_window import evaluate_window
 from vigil.settings import load_settings
@@ -44,7 +46,16 @@ def main() -> None:
             "already does after each run).",
         ),
     )
-    serve(scheduled, on_demand, detection, limit=2)
+    canaries = cast(
+        RunnerDeployment,
+        canary.to_deployment(
+            name="canary",
+            cron=settings.canary_cron,
+            description="Compare each live canary (`vigil canary start`) with its control; "
+            "alert when one turns worse.",
+        ),
+    )
+    serve(scheduled, on_demand, detection, canaries, limit=2)
 
 
 if __name__ == "__main__":

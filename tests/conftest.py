@@ -23,7 +23,8 @@ from vigil.db.types import Conn
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TABLES = (
     "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
-    " eval_runs, retrievals, spans, traces, segment_keys"
+    " eval_runs, retrievals, spans, traces, segment_keys, alert_attempts, alert_notices,"
+    " alert_states, canaries"
 )
 
 

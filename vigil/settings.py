@@ -88,6 +88,31 @@ class Settings(BaseSettings):
         2, ge=1, description="Clean windows after which a regression resolves itself."
     )
     slo_file: Path | None = Field(None, description="The SLO file (`vigil slo`, docs/slo.md).")
+    alerts_file: Path | None = Field(
+        None, description="Alert destinations file (`vigil alerts`, docs/alerts.md)."
+    )
+    alert_max_attempts: int = Field(
+        5, ge=1, description="Tries of one alert delivery before it is marked failed."
+    )
+    alert_backoff_s: float = Field(
+        1.0, ge=0, description="Wait before the first retry of a delivery; doubles each retry."
+    )
+    alert_timeout_s: float = Field(5.0, gt=0, description="Timeout of one alert request.")
+    ui_url: str | None = Field(
+        None,
+        description="Public address of the Streamlit app, for links in alerts. Empty means "
+        "http://host:ui_port.",
+    )
+    canary_cron: str = Field(
+        "*/30 * * * *", description="Cron of the canary flow (checks every live canary)."
+    )
+    metrics_port: int = Field(9464, description="Port of the Prometheus /metrics endpoint.")
+    metrics_max_segment_values: int = Field(
+        10, ge=1, description="Values per segment key in metric labels; the rest are '(other)'."
+    )
+    metrics_refresh_s: float = Field(
+        15.0, gt=0, description="How often the metrics exporter reads new rows."
+    )
     review_per_regression: int = Field(
         20, ge=0, description="Worst traces of the named segment queued per regression."
     )
@@ -172,6 +197,15 @@ class Settings(BaseSettings):
     @property
     def prefect_api(self) -> str:
         return self.prefect_api_url or f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def prefect_ui(self) -> str:
+        """The Prefect UI's address (the API's without ``/api``), for links."""
+        return self.prefect_api.removesuffix("/").removesuffix("/api")
+
+    @property
+    def ui_address(self) -> str:
+        return (self.ui_url or f"http://{self.host}:{self.ui_port}").rstrip("/")
 
 
 def load_settings(**overrides: object) -> Settings:

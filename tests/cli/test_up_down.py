@@ -50,6 +50,8 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
         assert crons == ["*/15 * * * *"]
         assert get_json(f"{api}/deployments/name/backfill/backfill")["name"] == "backfill"
         assert get_json(f"{api}/deployments/name/detect/detect")["name"] == "detect"
+        canary = get_json(f"{api}/deployments/name/canary/canary")
+        assert [s["schedule"].get("cron") for s in canary["schedules"]] == ["*/30 * * * *"]
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/_stcore/health") as r:
             assert r.status == 200
 

@@ -65,6 +65,8 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
     assert "*/15 * * * *" in scheduled.stdout and "vigil-process" in scheduled.stdout
     detection = _prefect(["deployment", "inspect", "detect/detect"], prefect_env)
     assert detection.returncode == 0 and "vigil-process" in detection.stdout, detection.stdout
+    canary = _prefect(["deployment", "inspect", "canary/canary"], prefect_env)
+    assert "*/30 * * * *" in canary.stdout and "vigil-process" in canary.stdout, canary.stdout
 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     seed(conn, day, 6)

@@ -9,7 +9,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
-from vigil.slo import SLO, ScoreSLI
+from vigil.slo import SLO, Burn, BurnPair, ScoreSLI, burn_rate, duration
 
 COLUMNS = ("model", "prompt_version")  # segment keys that are trace columns
 
@@ -39,6 +39,23 @@ def good_and_total(conn: Conn, slo: SLO, start: datetime, end: datetime) -> tupl
     row = conn.execute(query, params).fetchone()
     assert row is not None
     return int(row["good"]), int(row["total"])
+
+
+def burns(conn: Conn, slo: SLO, pairs: list[BurnPair], now: datetime) -> list[Burn]:
+    """The burn rate over each pair's long and short windows ending at ``now``."""
+    out = []
+    for pair in pairs:
+        rates = []
+        for window in (pair.long, pair.short):
+            good, total = good_and_total(conn, slo, now - duration(window), now)
+            rates.append(burn_rate(slo, good, total))
+        out.append(Burn(pair, rates[0], rates[1]))
+    return out
+
+
+def over_period(conn: Conn, slo: SLO, now: datetime) -> tuple[int, int]:
+    """Good and total events over the SLO's own window, ending at ``now``."""
+    return good_and_total(conn, slo, now - slo.period, now)
 
 
 def _segment(segment: dict[str, str]) -> tuple[sql.Composable, dict[str, Any]]:
