@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.common import open_db, settings_from, settings_options
+from cli.common import date_option, open_db, settings_from, settings_options, utc
 from cli.compare import parse_segment
 from flows.alerting import deliver, destinations
-from flows.canary import check_canaries, segment_text
+from flows.canaries import check_canaries, segment_text
 from vigil.store import canaries
 
 
@@ -26,13 +26,15 @@ def canary() -> None:
 @click.option("--segment", "segment", required=True, help="The canary, KEY=VALUE.")
 @click.option("--against", "against", required=True, help="Its control, KEY=VALUE.")
 @click.option("--by", required=True, help="Who starts it (kept with the canary).")
+@date_option("--since", "When the canary went live (default now); checks compare from then.")
 @settings_options
-def start(app: str, segment: str, against: str, by: str, home: str | None,
-          db_url: str | None) -> None:  # fmt: skip
-    """Watch a canary from now on (starting a live one again changes nothing)."""
+def start(app: str, segment: str, against: str, by: str, since: datetime | None,
+          home: str | None, db_url: str | None) -> None:  # fmt: skip
+    """Watch a canary (starting a live one again changes nothing). Each check compares it
+    with its control from --since, or over its last day once it is older."""
     a, b = parse_segment(segment, "--segment"), parse_segment(against, "--against")
     with open_db(home, db_url) as conn:
-        row = canaries.start(conn, app, a, b, by)
+        row = canaries.start(conn, app, a, b, by, utc(since) if since else None)
     click.echo(f"canary #{row['id']}: {app} {segment_text(a)} against {segment_text(b)}, "
                f"live since {row['started_at']:%Y-%m-%d %H:%M} UTC")  # fmt: skip
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from cli.common import date_option, open_db, settings_from, settings_options, utc
-from flows.canary import compare_live
+from flows.canaries import compare_live
 from flows.detection import Policy
 from vigil.detection.compare import MetricVerdict
 from vigil.errors import VigilError

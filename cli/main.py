@@ -15,6 +15,7 @@ from cli import (
     database,
     ingest,
     keys,
+    metrics,
     otlp,
     platform,
     regressions,
@@ -66,6 +67,7 @@ cli.add_command(compare.compare)
 cli.add_command(slo.slo)
 cli.add_command(alerts.alerts)
 cli.add_command(canary.canary)
+cli.add_command(metrics.metrics)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ def start_all(settings: Settings) -> None:
     """Database, migrations, Prefect server, the deployments' runner, the UI."""
     url = start_database(settings)
     click.echo(f"database ready: {url}")
-    for make in (stack.prefect_server, stack.worker, stack.otlp, stack.ui):
+    for make in stack.SERVICES:
         service = make(settings)
         click.echo(
             f"starting {service.name} ... (log: {services.log_path(settings, service.name)})"

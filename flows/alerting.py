@@ -1,10 +1,11 @@
-"""Alerts from regressions and SLO burns, queued with the state they report and delivered
-by the ``deliver-alerts`` task.
+"""Alerts from regressions and SLO burns, queued with the state they report, and their
+delivery.
 
 Queueing happens inside the detection pass's transaction (:func:`sync_regressions`), so a
-regression and its trigger are committed together, or neither. Delivery happens after
-the commit, in its own task: a destination that is down or refuses never blocks
-detection or scoring, and the task run turns red in the Prefect UI when a notice fails.
+regression and its trigger are committed together, or neither. Delivery (:func:`deliver`)
+happens after the commit, in its own task (:mod:`flows.deliver`): a destination that is
+down or refuses never blocks detection or scoring. Plain functions, no Prefect: the CLI
+imports them.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from vigil.alerts import Alert, AlertsFile, load_alerts, render, send
 from vigil.alerts.config import Destination
 from vigil.alerts.send import Attempt
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
-from vigil.settings import Settings, load_settings
+from vigil.settings import Settings
 from vigil.slo import SLO, Burn, budget_left
 from vigil.slo import load as load_slos
 from vigil.store import alerts as store
@@ -192,30 +191,3 @@ def _deliver_one(conn: Conn, log: Conn, client: httpx.Client, settings: Settings
         report.failed.append(f"notice {nid} to {name}: {last.error} after {last.number} "
                              "attempt(s)")  # fmt: skip
     return last.ok
-
-
-class AlertDeliveryFailed(RuntimeError):
-    """Raised by the task after every notice was tried, so the task run shows failed."""
-
-
-@task(name="deliver-alerts", cache_policy=NO_CACHE)
-def deliver_task() -> str:
-    """Send the pending alert notices; fails (after sending all it can) if any failed."""
-    settings = load_settings()
-    config = destinations(settings)
-    if config is None:
-        return "no alerts file (VIGIL_ALERTS_FILE)"
-    report = deliver(settings, config)
-    if report.failed:
-        raise AlertDeliveryFailed(f"{report.line()}: " + "; ".join(report.failed[:5]))
-    return report.line()
-
-
-def deliver_in_flow(logger: Any) -> None:
-    """Run the task in the current flow without letting its failure fail the flow."""
-    if load_settings().alerts_file is None:
-        return
-    state = deliver_task(return_state=True)
-    if state.is_failed():
-        logger.warning("alert delivery failed (detection and scores are stored): %s",
-                       state.message)  # fmt: skip

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 
-from flows import alerting
+from flows.deliver import deliver_in_flow
 from flows.evaluate_window import detect_task
 
 
@@ -23,7 +23,7 @@ def detect(end: datetime | None = None, app: str | None = None) -> list[int]:
     returns the ids of the regressions found."""
     at = end or datetime.now(UTC)
     found = detect_task(at, app, None)
-    alerting.deliver_in_flow(get_run_logger())
+    deliver_in_flow(get_run_logger())
     get_run_logger().info(
         "%d regression(s) in the detection window up to %s%s",
         len(found),

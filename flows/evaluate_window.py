@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from evaluators import DEFAULT_EVALUATORS, build
 from flows import alerting, detection, planning
+from flows.deliver import deliver_in_flow
 from flows.evaluation import EMPTY, BatchOutcome, evaluate_picks, evaluate_slice, keys
 from flows.planning import AppPlan
 from flows.resources import build_resources, naming_resources
@@ -165,7 +166,7 @@ def run_window(
             total = total + outcome
             notes += [note] if note else []
         found = (detect or detect_task)(window[1], app, run_id)
-        alerting.deliver_in_flow(logger)
+        deliver_in_flow(logger)
     except BaseException as err:
         with _conn() as conn:
             runs.finish_run(conn, run_id, "failed", f"{type(err).__name__}: {err}")

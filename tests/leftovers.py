@@ -24,6 +24,7 @@ SERVERS = (
     ("flows.serve",),
     ("streamlit", "run"),
     ("serve-otlp",),
+    ("cli.metrics", "serve"),
 )
 GRACE_S = 15.0  # a fixture's stop may return before the process is reaped
 

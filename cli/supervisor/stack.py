@@ -10,7 +10,7 @@ from cli.supervisor.services import Service
 from vigil.db import prefect_database_url
 from vigil.settings import Settings
 
-SERVICE_ORDER = ("prefect", "worker", "otlp", "ui")
+SERVICE_ORDER = ("prefect", "worker", "otlp", "metrics", "ui")
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
@@ -78,6 +78,17 @@ def otlp(settings: Settings) -> Service:
     )
 
 
+def metrics(settings: Settings) -> Service:
+    """The Prometheus exporter (docs/metrics.md). Started through its own module, so that it
+    does not depend on the ``vigil`` command's table of subcommands."""
+    return Service(
+        "metrics",
+        services.python_module("cli.metrics", "serve"),
+        _vigil_env(settings),
+        ready_urls=(f"http://{settings.host}:{settings.metrics_port}/metrics",),
+    )
+
+
 def ui(settings: Settings) -> Service:
     app = Path(__file__).resolve().parents[2] / "ui" / "app.py"
     return Service(
@@ -102,6 +113,9 @@ def ui(settings: Settings) -> Service:
     )
 
 
+SERVICES = (prefect_server, worker, otlp, metrics, ui)  # started in this order (SERVICE_ORDER)
+
+
 def _vigil_env(settings: Settings) -> dict[str, str]:
     """Pin the children to the same database and home as this process."""
     from vigil.db import database_url
@@ -117,6 +131,7 @@ def urls(settings: Settings) -> dict[str, str]:
         "Streamlit app (regressions, review queue)": f"http://{settings.host}:{settings.ui_port}",
         "Prefect UI (schedules, runs)": f"http://{settings.host}:{settings.prefect_port}",
         "OTLP/HTTP receiver (traces)": f"http://{settings.host}:{settings.otlp_port}/v1/traces",
+        "Prometheus metrics": f"http://{settings.host}:{settings.metrics_port}/metrics",
         "PostgreSQL": _redacted_db(settings),
     }
 

@@ -30,6 +30,7 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     assert seed(conn, day) == 12
     prefect_port, ui_port, otlp_port = free_port(), free_port(), free_port()
+    metrics_port = free_port()
     env = {
         **os.environ,
         "VIGIL_HOME": str(tmp_path / "home"),
@@ -37,6 +38,7 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
         "VIGIL_PREFECT_PORT": str(prefect_port),
         "VIGIL_UI_PORT": str(ui_port),
         "VIGIL_OTLP_PORT": str(otlp_port),
+        "VIGIL_METRICS_PORT": str(metrics_port),
     }
     env.pop("PREFECT_API_URL", None)
     try:
@@ -54,6 +56,8 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
         assert [s["schedule"].get("cron") for s in canary["schedules"]] == ["*/30 * * * *"]
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/_stcore/health") as r:
             assert r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as r:
+            assert r.status == 200 and b"vigil_open_regressions" in r.read()
 
         # An instrumented app only needs the receiver's endpoint and a key.
         created = vigil(["keys", "create", "--app", "e2e"], env)
@@ -100,6 +104,6 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
     finally:
         down = vigil(["down"], env)
     assert down.returncode == 0, down.stdout + down.stderr
-    stopped = {"stopped prefect", "stopped worker", "stopped otlp", "stopped ui"}
+    stopped = {"stopped prefect", "stopped worker", "stopped otlp", "stopped ui", "stopped metrics"}
     assert stopped <= set(down.stdout.splitlines())
     assert not list((tmp_path / "home" / "run").glob("*.pid"))

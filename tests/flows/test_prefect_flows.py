@@ -102,3 +102,41 @@ def _heartbeating_flow_runs(expect: set[str], timeout_s: float = 30.0) -> set[st
         if expect <= seen or time.monotonic() > deadline:
             return seen
         time.sleep(0.5)
+
+
+def test_a_refusing_alert_destination_fails_only_the_delivery_task(
+    conn, tmp_path, monkeypatch, prefect_server
+) -> None:  # type: ignore[no-untyped-def]
+    """Detection is committed and the flow completes; the deliver-alerts task run is the
+    one that shows failed in the UI, and the other destination got its pages."""
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    from tests.detection.test_lifecycle import START, seed_day
+    from tests.fakes.recorder import recorder
+
+    for day in range(7):
+        seed_day(conn, day)
+    seed_day(conn, 7, bad_technical=True)
+    with recorder() as rec:
+        rec.on("/refuses", *[403] * 20)
+        (tmp_path / "alerts.yaml").write_text(
+            "destinations:\n"
+            f"  - {{name: revoked, type: slack, url: '{rec.url}/refuses'}}\n"
+            f"  - {{name: hook, type: webhook, url: '{rec.url}/hook'}}\n"
+        )
+        monkeypatch.setenv("VIGIL_ALERTS_FILE", str(tmp_path / "alerts.yaml"))
+        found = detect(end=START + timedelta(days=8))
+        assert found
+        assert len(rec.to("/hook")) == len(found)
+        assert len(rec.to("/refuses")) == 1  # a 403 is not retried
+    stored = conn.execute("SELECT count(*) AS n FROM regressions").fetchone()["n"]
+    assert stored == len(found)
+    failed = conn.execute(
+        "SELECT status, last_status FROM alert_notices WHERE destination = 'revoked' ORDER BY id"
+    ).fetchall()
+    assert failed[0] == {"status": "failed", "last_status": 403}
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="deliver-alerts"))
+        )
+    assert runs and all(r.state is not None and r.state.is_failed() for r in runs)

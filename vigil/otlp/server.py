@@ -5,6 +5,9 @@ under a burst: a request takes one of ``otlp_max_inflight`` slots before its bod
 is decoded in a worker thread, off the event loop. A request that finds no slot, or then no
 writer, within ``otlp_queue_timeout_s`` is refused with 503 and ``Retry-After``, which OTLP
 exporters retry: nothing acknowledged is ever dropped.
+
+Every request is counted in ``ingest_counts`` (:mod:`vigil.otlp.counting`): a stored batch
+in its own transaction, a refusal (with its reason) after the response was sent.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import anyio
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,11 +33,13 @@ from vigil.db.pool import UNAVAILABLE, connection_pool
 from vigil.ingest.enrich import PriceBook, enrich
 from vigil.ingest.spans import SpanWrite, store_spans
 from vigil.ingest.text import text_filter
+from vigil.otlp.counting import IngestTally, answered_counts
 from vigil.otlp.decode import JSON, PROTOBUF, DecodeFailure, decode_request, encode_response
 from vigil.otlp.decode import media_type as parse_media_type
-from vigil.otlp.mapping import MappedBatch, MappedSpan, map_request
+from vigil.otlp.mapping import MappedBatch, map_request
 from vigil.settings import Settings
 from vigil.store.keys import app_for_token
+from vigil.store.metrics import UNKNOWN_APP, IngestCount
 from vigil.store.segments import keys_for
 
 RETRY_AFTER_S = "2"
@@ -42,9 +48,13 @@ BUSY_RECEIVER = "the receiver is at its in-flight limit (VIGIL_OTLP_MAX_INFLIGHT
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """A request answered with an error; ``reason`` is its label in the ingest counts."""
+
+    def __init__(self, status: int, reason: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
         super().__init__(message)
         self.status = status
+        self.reason = reason
         self.message = message
         self.headers = headers or {}
 
@@ -85,6 +95,7 @@ class Receiver:
         self.keys: TTLCache[str | None] = TTLCache(settings.otlp_key_cache_s)
         self.promoted: TTLCache[tuple[str, ...]] = TTLCache(settings.otlp_key_cache_s)
         self.safe = text_filter(settings.max_value_chars, settings.redact_pii)
+        self.tally = IngestTally()
 
     # -- steps ----------------------------------------------------------------------
     @asynccontextmanager
@@ -106,7 +117,7 @@ class Receiver:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         if not token:
-            raise Refusal(401, "missing API key: send 'Authorization: Bearer <key>' "
+            raise Refusal(401, "missing_key", "missing API key: send 'Authorization: Bearer <key>' "
                           "(create one with `vigil keys create --app NAME`)",
                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
         known, app = self.keys.get(token)
@@ -117,7 +128,8 @@ class Receiver:
                 raise _busy(BUSY_STORAGE) from err
             self.keys.put(token, app)
         if app is None:
-            raise Refusal(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
+            raise Refusal(401, "invalid_key", "invalid or revoked API key",
+                          {"WWW-Authenticate": "Bearer"})  # fmt: skip
         return app
 
     def _lookup(self, token: str) -> str | None:
@@ -142,11 +154,13 @@ class Receiver:
     def check_headers(self, request: Request, kind: str) -> bool:
         """Refusals that need no body (and no slot); whether the body is gzipped."""
         if kind not in (PROTOBUF, JSON):
-            raise Refusal(415, f"unsupported Content-Type {kind or '(none)'!r}: "
+            raise Refusal(415, "unsupported_media",
+                          f"unsupported Content-Type {kind or '(none)'!r}: "
                           f"send {PROTOBUF} or {JSON}")  # fmt: skip
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity", "gzip"):
-            raise Refusal(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none")
+            message = f"unsupported Content-Encoding {encoding!r}: use gzip or none"
+            raise Refusal(415, "unsupported_media", message)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
             raise self._too_large()
@@ -172,7 +186,7 @@ class Receiver:
         try:
             message = decode_request(body, kind)
         except DecodeFailure as err:
-            raise Refusal(400, str(err)) from err
+            raise Refusal(400, "decode_error", str(err)) from err
         return map_request(message, self.safe, promoted)
 
     def _gunzip(self, body: bytes) -> bytes:
@@ -180,25 +194,41 @@ class Receiver:
         try:
             out = inflater.decompress(body, self.max_body + 1)
         except zlib.error as err:
-            raise Refusal(400, f"the body is not valid gzip ({err})") from err
+            raise Refusal(400, "bad_gzip", f"the body is not valid gzip ({err})") from err
         if len(out) > self.max_body or inflater.unconsumed_tail:
             raise self._too_large()
         return out
 
     def _too_large(self) -> Refusal:
         mb = self.settings.otlp_max_body_mb
-        return Refusal(413, f"the body is over the {mb:g} MiB limit (VIGIL_OTLP_MAX_BODY_MB); "
+        return Refusal(413, "too_large",
+                       f"the body is over the {mb:g} MiB limit (VIGIL_OTLP_MAX_BODY_MB); "
                        "export smaller batches")  # fmt: skip
 
-    def write(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
+    def write(self, app: str, batch: MappedBatch) -> SpanWrite:
+        """Store the batch and add its counts (and pending ones) in one transaction."""
         timeout = self.settings.otlp_queue_timeout_s
-        with self.pool.connection(timeout=timeout) as conn, conn.transaction():
-            prices = PriceBook(conn)
-            return store_spans(conn, app, spans, partial(enrich, prices))
+        taken: list[IngestCount] = []
+        try:
+            with self.pool.connection(timeout=timeout) as conn, conn.transaction():
+                prices = PriceBook(conn)
+                written = store_spans(conn, app, batch.spans, partial(enrich, prices))
+                taken = self.tally.write(conn, answered_counts(app, batch, written))
+        except BaseException:
+            self.tally.restore(taken)  # rolled back with the batch: written next time
+            raise
+        return written
+
+    def flush_counts(self) -> None:
+        """Write pending counts (refusals, batches with nothing to store); runs after the
+        response was sent."""
+        timeout = self.settings.otlp_queue_timeout_s
+        self.tally.flush(partial(self.pool.connection, timeout=timeout))
 
     # -- the endpoint -------------------------------------------------------------------
     async def export(self, request: Request) -> Response:
         kind = parse_media_type(request.headers.get("content-type"))
+        app, spans = UNKNOWN_APP, 0
         try:
             gzipped = self.check_headers(request, kind)
             async with self.room(self.inflight, BUSY_RECEIVER):
@@ -207,19 +237,25 @@ class Receiver:
                 batch = await anyio.to_thread.run_sync(
                     self.decode, await self.read_body(request), gzipped, kind, promoted
                 )
-                written = await self._store(app, batch.spans)
+                spans = len(batch.spans) + len(batch.rejected)
+                written = await self._store(app, batch)
         except Refusal as refusal:
-            return _status(refusal, kind)
+            self.tally.add(IngestCount(app, "refused", refusal.reason, 1, spans))
+            return _status(refusal, kind, BackgroundTask(self.flush_counts))
         rejected = batch.rejected + written.rejected
         payload, ctype = encode_response(len(rejected), "; ".join(rejected[:20]), kind)
-        return Response(payload, media_type=ctype)
+        flush = None if batch.spans else BackgroundTask(self.flush_counts)
+        return Response(payload, media_type=ctype, background=flush)
 
-    async def _store(self, app: str, spans: list[MappedSpan]) -> SpanWrite:
-        if not spans:
-            return SpanWrite(0, 0, [], [])
+    async def _store(self, app: str, batch: MappedBatch) -> SpanWrite:
+        if not batch.spans:  # nothing to write: the counts wait for a flush
+            written = SpanWrite(0, 0, [], [])
+            for count in answered_counts(app, batch, written):
+                self.tally.add(count)
+            return written
         async with self.room(self.slots, BUSY_STORAGE):
             try:
-                return await anyio.to_thread.run_sync(self.write, app, spans)
+                return await anyio.to_thread.run_sync(self.write, app, batch)
             except UNAVAILABLE as err:
                 raise _busy(BUSY_STORAGE) from err
 
@@ -228,10 +264,11 @@ class Receiver:
 
 
 def _busy(message: str) -> Refusal:
-    return Refusal(503, message, {"Retry-After": RETRY_AFTER_S})
+    reason = "busy_receiver" if message == BUSY_RECEIVER else "busy_storage"
+    return Refusal(503, reason, message, {"Retry-After": RETRY_AFTER_S})
 
 
-def _status(refusal: Refusal, kind: str) -> Response:
+def _status(refusal: Refusal, kind: str, background: BackgroundTask | None = None) -> Response:
     """An error body as OTLP asks: a google.rpc.Status, in the request's encoding."""
     codes = {400: code_pb2.INVALID_ARGUMENT, 401: code_pb2.UNAUTHENTICATED,
              413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT,
@@ -239,9 +276,10 @@ def _status(refusal: Refusal, kind: str) -> Response:
     status = status_pb2.Status(code=codes.get(refusal.status, code_pb2.UNKNOWN),
                                message=refusal.message)  # fmt: skip
     if kind == PROTOBUF:
-        return Response(status.SerializeToString(), refusal.status, refusal.headers, PROTOBUF)
+        body: bytes | str = status.SerializeToString()
+        return Response(body, refusal.status, refusal.headers, PROTOBUF, background)
     body = json_format.MessageToJson(status)
-    return Response(body, refusal.status, refusal.headers, JSON)
+    return Response(body, refusal.status, refusal.headers, JSON, background)
 
 
 def app_from_environment() -> Starlette:
@@ -262,6 +300,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         try:
             yield
         finally:
+            receiver.flush_counts()  # best effort: what is pending now
             receiver.pool.close()
 
     return Starlette(

@@ -13,14 +13,16 @@ from vigil.errors import VigilError
 
 
 def start(conn: Conn, app: str, segment: dict[str, str], against: dict[str, str],
-          by: str) -> dict[str, Any]:  # fmt: skip
-    """Start watching a canary; starting one that is live already returns the live row."""
+          by: str, since: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    """Start watching a canary live since ``since`` (default now); starting one that is
+    live already returns the live row unchanged."""
     if not by.strip():
         raise VigilError("starting a canary needs a name: --by NAME")
     conn.execute(
-        """INSERT INTO canaries (app, segment, against, started_by) VALUES (%s, %s, %s, %s)
+        """INSERT INTO canaries (app, segment, against, started_by, started_at)
+           VALUES (%s, %s, %s, %s, COALESCE(%s, now()))
            ON CONFLICT (app, segment, against) WHERE stopped_at IS NULL DO NOTHING""",
-        (app, Jsonb(segment), Jsonb(against), by.strip()),
+        (app, Jsonb(segment), Jsonb(against), by.strip(), since),
     )
     row = conn.execute(
         "SELECT * FROM canaries WHERE app = %s AND segment = %s AND against = %s"
