@@ -145,6 +145,33 @@ def test_regressions_page_lists_a_seeded_regression(conn: psycopg.Connection) ->
     assert "acknowledged" in at.success[0].value
 
 
+def test_an_alert_link_opens_its_regression(conn: psycopg.Connection) -> None:
+    """Alerts link to /regressions?regression=ID: that one is picked, even when resolved."""
+    first = seed(conn)
+    conn.execute(
+        "INSERT INTO regressions (app, metric, evaluator, evaluator_version, segment,"
+        " window_start, window_end, baseline_start, baseline_end, window_mean, baseline_mean,"
+        " window_n, baseline_n, delta, p_value, q_value, effect, evidence, headline,"
+        " first_seen, last_seen, status)"
+        " SELECT app, 'cost_per_request', '', '', segment, window_start, window_end,"
+        " baseline_start, baseline_end, 0.002, 0.001, 40, 300, 0.001, 1e-6, 1e-5, 1.0,"
+        " '{\"relative\": true}', 'cost doubled', first_seen - interval '2 days',"
+        " last_seen - interval '2 days', 'resolved'"
+        " FROM regressions WHERE id = %s",
+        (first,),
+    )
+    second = first + 1
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    at.switch_page("app_pages/regressions.py")
+    at.query_params["regression"] = str(second)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="regression_pick").options[0].startswith("#1 ")  # listed later ...
+    assert at.selectbox(key="regression_pick").value == second  # ... yet picked
+    assert "cost doubled" in [m.value for m in at.markdown]
+
+
 def test_review_page_labels_the_worst_pending_item(conn: psycopg.Connection) -> None:
     seed(conn)
     at = open_page("app_pages/review.py")

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.data import connection
+from vigil.errors import VigilError
 from vigil.store import regressions
 
 FLASH = "regressions_flash"
@@ -29,6 +30,19 @@ def _effect(reg: dict[str, Any]) -> str:
 
 def _label(reg: dict[str, Any]) -> str:
     return f"#{reg['id']} {reg['app']} · {_metric(reg)} · {_segment(reg)} ({reg['status']})"
+
+
+def _linked(value: str | None, by_id: dict[int, dict[str, Any]]) -> int | None:
+    """The regression an alert links to, added to the list if the filter hid it."""
+    if value is None or not value.isdigit():
+        return None
+    if int(value) not in by_id:
+        try:
+            by_id[int(value)] = regressions.get_regression(connection(), int(value))
+        except VigilError:
+            st.warning(f"Regression #{value} from the link does not exist (any more).")
+            return None
+    return int(value)
 
 
 def _set_status(reg_id: int, status: str) -> None:
@@ -72,8 +86,13 @@ st.dataframe(
 )
 
 by_id = {r["id"]: r for r in regs}
+linked = _linked(st.query_params.get("regression"), by_id)  # an alert's link: ?regression=ID
 picked = st.selectbox(
-    "Regression", list(by_id), format_func=lambda i: _label(by_id[i]), key="regression_pick"
+    "Regression",
+    list(by_id),
+    index=list(by_id).index(linked) if linked is not None else 0,
+    format_func=lambda i: _label(by_id[i]),
+    key="regression_pick",
 )
 reg = by_id[picked]
 evidence: dict[str, Any] = reg["evidence"]
