@@ -10,8 +10,9 @@ imports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,8 +22,9 @@ from vigil.alerts.config import Destination
 from vigil.alerts.send import Attempt
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
+from vigil.errors import VigilError
 from vigil.settings import Settings
-from vigil.slo import SLO, Burn, budget_left
+from vigil.slo import SLO, Burn, SLOFile, budget_left
 from vigil.slo import load as load_slos
 from vigil.store import alerts as store
 from vigil.store import slo as slo_store
@@ -79,6 +81,29 @@ def sync_regressions(conn: Conn, config: AlertsFile, settings: Settings) -> None
                        False)  # fmt: skip
 
 
+SLO_RECENT = timedelta(hours=1)
+
+
+def queue_alerts(conn: Conn, settings: Settings, end: datetime, now: datetime,
+                 warn: Callable[[str], None]) -> None:  # fmt: skip
+    """Queue what a detection pass ending at ``end`` calls for, in its transaction: every
+    regression's page or resolve, and, when the pass is about now (not a backfilled past),
+    the SLOs' burn alerts. A broken alerts or SLO file is reported through ``warn`` and
+    skipped, never failing the pass: the next pass with a fixed file catches up, since
+    it reconciles every unresolved regression (and deliver-alerts fails on the file)."""
+    try:
+        config = destinations(settings)
+        parsed = load_slos(settings.slo_file) if settings.slo_file else None
+    except VigilError as err:
+        warn(f"alerts not queued by this pass: {err}")
+        return
+    if config is None:
+        return
+    sync_regressions(conn, config, settings)
+    if parsed is not None and now - end < SLO_RECENT:
+        sync_slos(conn, config, parsed, settings, now)
+
+
 def slo_alert(slo: SLO, burns: list[Burn], good: int, total: int, settings: Settings) -> Alert:
     hot = [b for b in burns if b.firing] or burns
     rates = "; ".join(f"{b.pair.long}/{b.pair.short} at {_x(b.long_rate)}/{_x(b.short_rate)} "
@@ -100,12 +125,10 @@ def slo_alert(slo: SLO, burns: list[Burn], good: int, total: int, settings: Sett
     )  # fmt: skip
 
 
-def sync_slos(conn: Conn, config: AlertsFile, settings: Settings, now: datetime) -> int:
+def sync_slos(conn: Conn, config: AlertsFile, parsed: SLOFile, settings: Settings,
+              now: datetime) -> int:  # fmt: skip
     """Fire each SLO with a burning window pair, quiet the others; returns how many fire.
     The SLOs no longer in the file are quieted too."""
-    if settings.slo_file is None:
-        return 0
-    parsed = load_slos(settings.slo_file)
     live, hot = set(), 0
     for slo in parsed.slos:
         burns = slo_store.burns(conn, slo, parsed.burn_alerts, now)

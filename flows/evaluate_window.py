@@ -10,7 +10,7 @@ over overlapping windows split the work, and a killed run leaves no half-written
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
@@ -31,8 +31,6 @@ from vigil.ingest import spans as ingest_spans
 from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
 from vigil.store import runs, sampling
-
-SLO_RECENT = timedelta(hours=1)
 
 
 def _conn() -> Conn:
@@ -85,18 +83,17 @@ def evaluate_task(
 def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]:
     settings = load_settings()
     window, baseline = detection_windows(end, settings.detect_window_hours, settings.baseline_days)
-    config = alerting.destinations(settings)  # a broken file fails here, before the pass
     with _conn() as conn, conn.transaction():
         found = detection.detect(
             conn, window, baseline, app=app, policy=detection.Policy.from_settings(settings),
             run_id=run_id, embed=load_embeddings(settings.embedding_model).embed_documents,
         )  # fmt: skip
-        if config is not None:
-            alerting.sync_regressions(conn, config, settings)
-            now = datetime.now(UTC)
-            if now - end < SLO_RECENT:  # burn rates are about now, not a backfilled past
-                alerting.sync_slos(conn, config, settings, now)
+        alerting.queue_alerts(conn, settings, end, datetime.now(UTC), _warn)
         return found
+
+
+def _warn(message: str) -> None:
+    get_run_logger().warning(message)
 
 
 @flow(name="evaluate-window", log_prints=True)

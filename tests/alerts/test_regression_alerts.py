@@ -116,3 +116,25 @@ def test_retries_on_500_are_logged_and_a_refusing_destination_holds_up_no_other(
     assert len(report.failed) == 1 and "channel" in report.failed[0]
     assert report.deferred == n - 1
     assert len(rec.to("/hook")) == n  # the webhook got every alert regardless
+
+
+def test_a_broken_alerts_file_is_reported_and_the_next_pass_catches_up(
+    conn, alerts_file: Path, rec: Recorder, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    incident(conn)
+    broken = alerts_file.with_name("broken.yaml")
+    broken.write_text("destinations:\n  - {name: x, type: slack}\n")
+    monkeypatch.setenv("VIGIL_ALERTS_FILE", str(broken))
+    window, baseline = detection_windows(START + timedelta(days=8), 24, 7)
+    warnings: list[str] = []
+    with conn.transaction():
+        found = detect(conn, window, baseline, policy=POLICY)
+        alerting.queue_alerts(conn, load_settings(), window[1], window[1], warnings.append)
+    assert found and reg_store.list_regressions(conn, status="open")  # the pass stands
+    assert warnings == [f"alerts not queued by this pass: {broken}: destination 'x': url: "
+                        "Field required"]  # fmt: skip
+    assert conn.execute("SELECT count(*) AS n FROM alert_notices").fetchone()["n"] == 0
+
+    monkeypatch.setenv("VIGIL_ALERTS_FILE", str(alerts_file))  # fixed
+    pass_and_deliver(conn, 7)
+    assert len(rec.to("/pd")) == len(found)

@@ -16,6 +16,7 @@ from tests.cli.helpers import vigil
 from tests.fakes.recorder import Recorder
 from vigil.models import Score, Trace
 from vigil.settings import load_settings
+from vigil.slo import load as load_slos
 from vigil.store.scores import ScoreRow, upsert_scores
 from vigil.store.traces import insert_traces
 
@@ -42,8 +43,9 @@ def slo_pass(conn, now: datetime) -> int:  # type: ignore[no-untyped-def]
     settings = load_settings()
     config = alerting.destinations(settings)
     assert config is not None
+    assert settings.slo_file is not None
     with conn.transaction():
-        hot = alerting.sync_slos(conn, config, settings, now)
+        hot = alerting.sync_slos(conn, config, load_slos(settings.slo_file), settings, now)
     alerting.deliver(settings, config)
     return hot
 
