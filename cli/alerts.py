@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.common import open_db, settings_from, settings_options
-from flows.alerting import deliver
+from flows.alert_delivery import deliver
 from vigil.alerts import Alert, AlertsFile, Attempt, load_alerts
 from vigil.alerts.config import PagerDuty
 from vigil.errors import VigilError
@@ -66,20 +66,22 @@ def test(destination: str, path: str | None, home: str | None, db_url: str | Non
                   details={"file": str(chosen)},
                   links={"vigil": settings.ui_address})  # fmt: skip
     actions = [alert, alert.resolved()] if isinstance(dest, PagerDuty) else [alert]
-    with open_db(home, db_url) as conn:
-        ids = [store.queue_test(conn, dest.name, f"test:{key}", a.model_dump()) for a in actions]
-
     def show(name: str, a: Attempt) -> None:
         outcome = "ok" if a.ok else (a.error or "failed")
         click.echo(f"  attempt {a.number}: {a.status_code or '-'} {outcome} "
                    f"({a.duration_ms:.0f} ms)")  # fmt: skip
 
-    for notice_id, a in zip(ids, actions, strict=True):
-        click.echo(f"{a.action} -> {dest.name}")
-        report = deliver(settings, config, [notice_id], on_attempt=show)
-        if report.failed:
-            raise VigilError(f"{dest.name} did not accept the test {a.action}: "
-                             f"{report.failed[0]}")  # fmt: skip
+    with open_db(home, db_url) as conn:
+        ids = [store.queue_test(conn, dest.name, f"test:{key}", a.model_dump()) for a in actions]
+        for notice_id, a in zip(ids, actions, strict=True):
+            click.echo(f"{a.action} -> {dest.name}")
+            deliver(settings, config, [notice_id], on_attempt=show)
+            store.give_up(conn, [notice_id], "a test message is not retried by later passes")
+            row = store.notice(conn, notice_id)
+            if row["status"] != "delivered":
+                store.give_up(conn, ids, "its test trigger was not accepted")
+                why = f"{row['last_error']} after {row['attempts']} attempt(s)"
+                raise VigilError(f"{dest.name} did not accept the test {a.action}: {why}")
     click.echo(f"{dest.name}: test delivered")
 
 

@@ -9,7 +9,8 @@ import click
 
 from cli.common import date_option, open_db, settings_from, settings_options, utc
 from cli.compare import parse_segment
-from flows.alerting import deliver, destinations
+from flows.alert_delivery import deliver
+from flows.alerting import destinations
 from flows.canaries import check_canaries, segment_text
 from vigil.store import canaries
 

@@ -1,26 +1,21 @@
-"""Alerts from regressions and SLO burns, queued with the state they report, and their
-delivery.
+"""Which alerts to queue, and when: regressions and SLO burns (canaries in
+:mod:`flows.canaries`), queued with the state they report.
 
-Queueing happens inside the detection pass's transaction (:func:`sync_regressions`), so a
-regression and its trigger are committed together, or neither. Delivery (:func:`deliver`)
-happens after the commit, in its own task (:mod:`flows.deliver`): a destination that is
-down or refuses never blocks detection or scoring. Plain functions, no Prefect: the CLI
-imports them.
+Queueing happens inside the detection pass's transaction (:func:`queue_alerts`), so a
+regression and its trigger are committed together, or neither. Sending happens after the
+commit (:mod:`flows.alert_delivery`, in the ``deliver-alerts`` task): a destination that
+is down or refuses never blocks detection or scoring. Plain functions, no Prefect: the
+CLI imports them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
-from vigil.alerts import Alert, AlertsFile, load_alerts, render, send
-from vigil.alerts.config import Destination
-from vigil.alerts.send import Attempt
-from vigil.db import connect, database_url
+from vigil.alerts import Alert, AlertsFile, load_alerts
 from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import Settings
@@ -47,11 +42,15 @@ def raise_or_clear(conn: Conn, config: AlertsFile, source: str, alert: Alert, on
         store.quiet(conn, source, alert.resolved().model_dump())
 
 
-def regression_alert(row: dict[str, Any], settings: Settings) -> Alert:
+def regression_alert(row: dict[str, Any], settings: Settings,
+                     flow_run_id: str | None = None) -> Alert:  # fmt: skip
+    """The alert of a regression row (with its run's ``flow_run_id``); ``flow_run_id``
+    is the Prefect run to link when the row has none (a pass of the ``detect`` flow)."""
     metric = row["metric"] + (f" ({row['evaluator']})" if row["evaluator"] else "")
     links = {"regression": f"{settings.ui_address}/regressions?regression={row['id']}"}
-    if row.get("flow_run_id"):
-        links["prefect run"] = f"{settings.prefect_ui}/runs/flow-run/{row['flow_run_id']}"
+    run = row.get("flow_run_id") or flow_run_id
+    if run:
+        links["prefect run"] = f"{settings.prefect_ui}/runs/flow-run/{run}"
     return Alert(
         kind="regression",
         key=f"vigil-regression-{row['id']}",
@@ -70,38 +69,61 @@ def regression_alert(row: dict[str, Any], settings: Settings) -> Alert:
     )  # fmt: skip
 
 
-def sync_regressions(conn: Conn, config: AlertsFile, settings: Settings) -> None:
-    """Page every open or acknowledged regression once, and resolve the pages of those
-    that resolved. Call in the detection pass's transaction."""
+def sync_regressions(conn: Conn, config: AlertsFile, settings: Settings, now: datetime,
+                     flow_run_id: str | None = None) -> None:  # fmt: skip
+    """Page each unresolved regression last seen within ``VIGIL_ALERT_MAX_AGE_HOURS`` once,
+    and resolve the pages of those that resolved. Older ones (a backfill of the past)
+    are recorded without a page. Call in the detection pass's transaction."""
+    recent = now - timedelta(hours=settings.alert_max_age_hours)
     for row in store.regressions_unresolved(conn):
-        raise_or_clear(conn, config, f"regression:{row['id']}", regression_alert(row, settings),
-                       True)  # fmt: skip
+        if row["last_seen"] >= recent:
+            alert = regression_alert(row, settings, flow_run_id)
+            raise_or_clear(conn, config, f"regression:{row['id']}", alert, True)
     for row in store.regressions_quieted(conn):
-        raise_or_clear(conn, config, f"regression:{row['id']}", regression_alert(row, settings),
-                       False)  # fmt: skip
+        alert = regression_alert(row, settings, flow_run_id)
+        raise_or_clear(conn, config, f"regression:{row['id']}", alert, False)
 
 
 SLO_RECENT = timedelta(hours=1)
 
 
 def queue_alerts(conn: Conn, settings: Settings, end: datetime, now: datetime,
-                 warn: Callable[[str], None]) -> None:  # fmt: skip
-    """Queue what a detection pass ending at ``end`` calls for, in its transaction: every
-    regression's page or resolve, and, when the pass is about now (not a backfilled past),
-    the SLOs' burn alerts. A broken alerts or SLO file is reported through ``warn`` and
-    skipped, never failing the pass: the next pass with a fixed file catches up, since
-    it reconciles every unresolved regression (and deliver-alerts fails on the file)."""
+                 warn: Callable[[str], None], flow_run_id: str | None = None) -> None:  # fmt: skip
+    """Queue what a detection pass ending at ``end`` calls for, in its transaction: the
+    regressions' pages and resolves, and, when the pass is about now (not a backfilled
+    past), the SLOs' burn alerts. Nothing here fails the pass: a broken alerts or SLO file,
+    or an error while queueing, is reported through ``warn`` and rolled back to a
+    savepoint. The next pass catches up, since it reconciles every unresolved regression
+    (and ``deliver-alerts`` fails on a broken alerts file, so it shows)."""
     try:
         config = destinations(settings)
-        parsed = load_slos(settings.slo_file) if settings.slo_file else None
     except VigilError as err:
         warn(f"alerts not queued by this pass: {err}")
         return
     if config is None:
         return
-    sync_regressions(conn, config, settings)
-    if parsed is not None and now - end < SLO_RECENT:
-        sync_slos(conn, config, parsed, settings, now)
+    store.lock(conn)
+    guarded(conn, warn, "regression alerts",
+             lambda: sync_regressions(conn, config, settings, now, flow_run_id))  # fmt: skip
+    if settings.slo_file is None or now - end >= SLO_RECENT:
+        return
+    try:
+        parsed = load_slos(settings.slo_file)
+    except VigilError as err:
+        warn(f"SLO burn alerts not checked by this pass: {err}")
+        return
+    guarded(conn, warn, "SLO burn alerts",
+             lambda: sync_slos(conn, config, parsed, settings, now))  # fmt: skip
+
+
+def guarded(conn: Conn, warn: Callable[[str], None], what: str,
+             step: Callable[[], object]) -> None:  # fmt: skip
+    """Run ``step`` in a savepoint; an error undoes the step alone, and is reported."""
+    try:
+        with conn.transaction():
+            step()
+    except Exception as err:
+        warn(f"{what} not queued by this pass: {type(err).__name__}: {err}")
 
 
 def slo_alert(slo: SLO, burns: list[Burn], good: int, total: int, settings: Settings) -> Alert:
@@ -111,7 +133,7 @@ def slo_alert(slo: SLO, burns: list[Burn], good: int, total: int, settings: Sett
     page = any(b.firing and b.pair.severity == "page" for b in burns)
     return Alert(
         kind="slo",
-        key=f"vigil-slo-{slo.app}-{slo.name}",
+        key=slo_key(slo.app, slo.name),
         severity="critical" if page else "warning",
         app=slo.app,
         title=f"SLO {slo.name} is burning its error budget: {rates}",
@@ -125,10 +147,20 @@ def slo_alert(slo: SLO, burns: list[Burn], good: int, total: int, settings: Sett
     )  # fmt: skip
 
 
+def slo_key(app: str, name: str) -> str:
+    """PagerDuty's dedup_key of an SLO: unambiguous, and within its 255 characters."""
+    key = f"vigil:slo:{app}:{name}"
+    return key if len(key) <= 255 else f"vigil:slo:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 def sync_slos(conn: Conn, config: AlertsFile, parsed: SLOFile, settings: Settings,
               now: datetime) -> int:  # fmt: skip
     """Fire each SLO with a burning window pair, quiet the others; returns how many fire.
-    The SLOs no longer in the file are quieted too."""
+
+    A pair with an empty window cannot tell, so a firing SLO is quieted only when some
+    pair can tell it is not burning, or when no pair has events in its long window any
+    more: a sparse 5-minute window must not resolve and re-page an ongoing burn. The SLOs
+    no longer in the file are quieted too."""
     live, hot = set(), 0
     for slo in parsed.slos:
         burns = slo_store.burns(conn, slo, parsed.burn_alerts, now)
@@ -137,80 +169,19 @@ def sync_slos(conn: Conn, config: AlertsFile, parsed: SLOFile, settings: Setting
         live.add(source)
         on = any(b.firing for b in burns)
         hot += on
-        raise_or_clear(conn, config, source, slo_alert(slo, burns, good, total, settings), on)
+        told = any(b.long_rate is not None and b.short_rate is not None for b in burns)
+        silent = all(b.long_rate is None for b in burns)
+        if on or told or silent:
+            alert = slo_alert(slo, burns, good, total, settings)
+            raise_or_clear(conn, config, source, alert, on)
     for row in store.firing(conn, "slo"):
         if row["source_key"] not in live:
-            gone = Alert(kind="slo", key=f"vigil-{row['source_key'].replace(':', '-')}",
-                         app=row["app"], title="SLO removed from the SLO file")  # fmt: skip
+            _, app, name = row["source_key"].split(":", 2)
+            gone = Alert(kind="slo", key=slo_key(app, name), app=row["app"],
+                         title=f"SLO {name} removed from the SLO file")  # fmt: skip
             store.quiet(conn, row["source_key"], gone.resolved().model_dump())
     return hot
 
 
 def _x(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.1f}x"
-
-
-@dataclass
-class DeliveryReport:
-    delivered: int = 0
-    failed: list[str] = field(default_factory=list)  # "notice 4 to oncall: HTTP 400 ..."
-    deferred: int = 0  # left pending: their destination failed earlier in this pass
-
-    def line(self) -> str:
-        return (f"{self.delivered} delivered, {len(self.failed)} failed, {self.deferred} "
-                "deferred to the next pass")  # fmt: skip
-
-
-def deliver(settings: Settings, config: AlertsFile, ids: list[int] | None = None,
-            on_attempt: Any = None) -> DeliveryReport:  # fmt: skip
-    """Send every pending notice (or those of ``ids``), oldest first. After a notice to a
-    destination fails, the rest for it wait for the next pass instead of each spending
-    its retries now."""
-    report, broken, after = DeliveryReport(), set[str](), 0
-    url = database_url(settings, start=False)
-    timeout = httpx.Timeout(settings.alert_timeout_s)
-    with connect(url) as conn, connect(url, autocommit=True) as log, \
-            httpx.Client(timeout=timeout) as client:  # fmt: skip
-        while True:
-            with conn.transaction():
-                notice = store.claim_next(conn, after, ids)
-                if notice is None:
-                    return report
-                after = notice["id"]
-                if notice["destination"] in broken:
-                    report.deferred += 1
-                    continue
-                if not _deliver_one(conn, log, client, settings, config, notice, report,
-                                    on_attempt):  # fmt: skip
-                    broken.add(notice["destination"])
-
-
-def _deliver_one(conn: Conn, log: Conn, client: httpx.Client, settings: Settings,
-                 config: AlertsFile, notice: dict[str, Any], report: DeliveryReport,
-                 on_attempt: Any) -> bool:  # fmt: skip
-    """Send one claimed notice and record its final state; True when delivered."""
-    nid, name = notice["id"], notice["destination"]
-    try:
-        dest: Destination = config.get(name)
-    except Exception as err:  # the destination was removed from the file since it queued
-        store.finish(conn, nid, "failed", 0, None, str(err))
-        report.failed.append(f"notice {nid} to {name}: {err}")
-        return False
-
-    def logged(attempt: Attempt) -> None:
-        store.log_attempt(log, nid, attempt.number, attempt.status_code, attempt.error,
-                          attempt.duration_ms)  # fmt: skip
-        if on_attempt is not None:
-            on_attempt(name, attempt)
-
-    url, body, headers = render(dest, Alert.model_validate(notice["alert"]))
-    last = send(client, url, body, headers, max_attempts=settings.alert_max_attempts,
-                backoff_s=settings.alert_backoff_s, on_attempt=logged)  # fmt: skip
-    status = "delivered" if last.ok else "failed"
-    store.finish(conn, nid, status, last.number, last.status_code, last.error)
-    if last.ok:
-        report.delivered += 1
-    else:
-        report.failed.append(f"notice {nid} to {name}: {last.error} after {last.number} "
-                             "attempt(s)")  # fmt: skip
-    return last.ok

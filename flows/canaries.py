@@ -14,13 +14,14 @@ from typing import Any
 
 from flows import alerting
 from flows.detection import Policy
-from vigil.alerts import Alert
+from vigil.alerts import Alert, AlertsFile
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
 from vigil.detection import app_window
 from vigil.detection.compare import MetricVerdict, compare_segments
 from vigil.errors import VigilError
 from vigil.settings import Settings
+from vigil.store import alerts as store
 from vigil.store import canaries
 from vigil.store import detection as det_store
 
@@ -89,12 +90,14 @@ def canary_alert(row: dict[str, Any], worse: list[MetricVerdict], settings: Sett
 
 def check_canaries(settings: Settings, now: datetime, app: str | None = None,
                    logger: Any = None, run_id: str | None = None) -> dict[int, str]:  # fmt: skip
-    """Compare each live canary over its life (its last day at most), record the verdict,
-    and fire or quiet its alert; quiet the alerts of canaries stopped since. Returns each
-    canary's verdict: worse, not worse, or why it could not be told."""
+    """Compare each live canary over its life (its last day at most) and record the
+    verdict; then fire or quiet each one's alert, and quiet those of canaries no longer
+    live. Returns each canary's verdict: worse, not worse, or why it could not be told.
+    A broken alerts file or an error while queueing is logged, never losing a verdict."""
     policy = Policy.from_settings(settings)
-    config = alerting.destinations(settings)
+    warn = logger.warning if logger is not None else (lambda message: None)
     out: dict[int, str] = {}
+    alerts: list[tuple[str, Alert, bool]] = []
     with connect(database_url(settings, start=False)) as conn, conn.transaction():
         for row in canaries.live(conn, app):
             start = max(row["started_at"], now - LOOKBACK)
@@ -108,11 +111,29 @@ def check_canaries(settings: Settings, now: datetime, app: str | None = None,
             out[row["id"]] = verdict
             if logger is not None:
                 logger.info("canary #%d %s: %s", row["id"], segment_text(row["segment"]), verdict)
-            if config is not None and not verdict.startswith("undecided"):
-                alert = canary_alert(row, worse, settings, run_id)
-                alerting.raise_or_clear(conn, config, f"canary:{row['id']}", alert, bool(worse))
+            if not verdict.startswith("undecided"):
+                alerts.append((f"canary:{row['id']}", canary_alert(row, worse, settings, run_id),
+                               bool(worse)))  # fmt: skip
+        try:
+            config = alerting.destinations(settings)
+        except VigilError as err:
+            warn(f"canary alerts not queued: {err}")
+            return out
         if config is not None:
-            for row in canaries.stopped_since(conn, now - LOOKBACK):
-                alerting.raise_or_clear(conn, config, f"canary:{row['id']}",
-                                        canary_alert(row, [], settings, run_id), False)  # fmt: skip
+            store.lock(conn)
+            alerting.guarded(conn, warn, "canary alerts",
+                             lambda: _sync(conn, config, alerts, settings, run_id))  # fmt: skip
     return out
+
+
+def _sync(conn: Conn, config: AlertsFile, alerts: list[tuple[str, Alert, bool]],
+          settings: Settings, run_id: str | None) -> None:
+    for source, alert, on in alerts:
+        alerting.raise_or_clear(conn, config, source, alert, on)
+    live = {source for source, _, _ in alerts}
+    for state in store.firing(conn, "canary"):
+        if state["source_key"] not in live:  # stopped, or undecided since
+            row = canaries.get(conn, int(state["source_key"].split(":")[1]))
+            if row["stopped_at"] is not None:
+                alerting.raise_or_clear(conn, config, state["source_key"],
+                                        canary_alert(row, [], settings, run_id), False)  # fmt: skip

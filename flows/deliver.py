@@ -12,7 +12,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.alerting import deliver, destinations
+from flows.alert_delivery import deliver
+from flows.alerting import destinations
 from vigil.settings import load_settings
 
 
@@ -22,14 +23,15 @@ class AlertDeliveryFailed(RuntimeError):
 
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
 def deliver_task() -> str:
-    """Send the pending alert notices; fails (after sending all it can) if any failed."""
+    """Send the pending alert notices; fails (after sending all it can) if any failed or
+    waits for a destination that seems down."""
     settings = load_settings()
     config = destinations(settings)
     if config is None:
         return "no alerts file (VIGIL_ALERTS_FILE)"
     report = deliver(settings, config)
-    if report.failed:
-        raise AlertDeliveryFailed(f"{report.line()}: " + "; ".join(report.failed[:5]))
+    if not report.ok:
+        raise AlertDeliveryFailed(f"{report.line()}: " + "; ".join(report.problems()[:5]))
     return report.line()
 
 

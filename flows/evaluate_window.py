@@ -88,7 +88,8 @@ def detect_task(end: datetime, app: str | None, run_id: int | None) -> list[int]
             conn, window, baseline, app=app, policy=detection.Policy.from_settings(settings),
             run_id=run_id, embed=load_embeddings(settings.embedding_model).embed_documents,
         )  # fmt: skip
-        alerting.queue_alerts(conn, settings, end, datetime.now(UTC), _warn)
+        run = str(flow_run.id) if flow_run.id else None  # linked when the row has none
+        alerting.queue_alerts(conn, settings, end, datetime.now(UTC), _warn, run)
         return found
 
 

@@ -98,6 +98,18 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Wait before the first retry of a delivery; doubles each retry."
     )
     alert_timeout_s: float = Field(5.0, gt=0, description="Timeout of one alert request.")
+    alert_give_up_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A destination that stays down: later passes retry its alerts until "
+        "they are this old, then mark them failed.",
+    )
+    alert_max_age_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Page only for regressions last seen this recently: a backfill of older "
+        "windows records them without paging.",
+    )
     ui_url: str | None = Field(
         None,
         description="Public address of the Streamlit app, for links in alerts. Empty means "

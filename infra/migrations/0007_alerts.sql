@@ -28,6 +28,7 @@ CREATE TABLE alert_notices (
     attempts     integer NOT NULL DEFAULT 0,
     last_status  integer,
     last_error   text,
+    next_attempt_at timestamptz,  -- a destination that was down: not before then
     created_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
     UNIQUE (destination, source_key, episode, action)

@@ -48,13 +48,20 @@ def test_filters_pick_kind_app_and_severity(tmp_path: Path) -> None:
         ("destinations:\n  - {name: p, type: pager, url: 'http://h'}\n",
          "destination 'p': type: Input tag 'pager' found"),
         ("destinations:\n  - {name: s, type: slack}\n", "destination 's': url: Field required"),
-        ("destinations:\n  - {name: s, type: slack, url: x, colour: red}\n",
+        ("destinations:\n  - {name: s, type: slack, url: 'http://h', colour: red}\n",
          "destination 's': colour: Extra inputs are not permitted"),
-        ("destinations:\n  - {name: s, type: slack, url: x, min_severity: loud}\n",
+        ("destinations:\n  - {name: s, type: slack, url: 'http://h', min_severity: loud}\n",
          "destination 's': min_severity: Input should be 'info'"),
-        ("destinations:\n  - {name: s, type: slack, url: x}\n  - {name: s, type: slack, url: y}\n",
+        ("destinations:\n  - {name: s, type: slack, url: 'http://h'}\n"
+         "  - {name: s, type: slack, url: 'http://h'}\n",
          "destinations: Value error, destination names must be unique; repeated: s"),
         ("destinations: [\n", "not valid YAML"),
+        ("destinations:\n  - {name: s, type: slack, url: 'hooks.slack.com/x'}\n",
+         "destination 's': url: Value error, 'hooks.slack.com/x' is not an http(s) URL"),
+        ("destinations:\n  - {name: p, type: pagerduty, routing_key: ''}\n",
+         "destination 'p': routing_key: String should have at least 1 character"),
+        ("destinations:\n  - {name: h, type: webhook, url: 'http://h', headers: {X: 'é'}}\n",
+         "destination 'h': headers: Value error, header 'X': use ASCII on one line"),
     ],
 )
 def test_a_mistake_is_one_line_naming_the_file_the_destination_and_the_field(

@@ -56,7 +56,8 @@ def ingest_and_backfill(env: dict[str, str], path: Path, first: int, end: int) -
 def test_an_incident_pages_once_with_its_segment_and_resolves_once_after_recovery(
     conn, db_url: str, alerts_file: Path, rec: Recorder, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "VIGIL_DATABASE_URL": db_url}
+    # The world is in the past: page on regressions of any age, as a live pass would.
+    env = {**os.environ, "VIGIL_DATABASE_URL": db_url, "VIGIL_ALERT_MAX_AGE_HOURS": "1e6"}
     ingest_and_backfill(env, write_days(tmp_path / "a.jsonl", range(INCIDENT_DAY + 1)), 0,
                         INCIDENT_DAY + 1)  # fmt: skip
     regs = conn.execute("SELECT * FROM regressions WHERE status = 'open'").fetchall()

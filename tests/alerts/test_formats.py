@@ -43,7 +43,7 @@ def test_a_slack_message_is_block_kit_with_a_fallback_text() -> None:
     kinds = [b["type"] for b in body["blocks"]]
     assert kinds == ["header", "section", "section", "actions"]
     fields = " ".join(f["text"] for f in body["blocks"][1]["fields"])
-    assert "*Segment*\nroute=technical" in fields and "0.75 -> 0.41" in fields
+    assert "*Segment*\nroute=technical" in fields and "0.75 → 0.41" in fields
     buttons = body["blocks"][3]["elements"]
     assert [b["url"] for b in buttons] == list(ALERT.links.values())
     resolved = render(Slack(name="c", type="slack", url="http://r/s"), ALERT.resolved())[1]
@@ -58,3 +58,13 @@ def test_the_webhook_json_is_the_alert_with_its_event_and_headers() -> None:
     assert body["key"] == "vigil-regression-7" and body["segment"] == {"route": "technical"}
     assert body["before"] == 0.75 and body["after"] == 0.41
     assert body["links"]["prefect run"] == "http://prefect/runs/flow-run/abc"
+
+
+def test_slack_texts_are_escaped_and_cut_to_its_limits() -> None:
+    odd = ALERT.model_copy(update={"segment": {"route": "<b&c>"}, "title": "x" * 300,
+                                   "attribution": ["y" * 5000]})  # fmt: skip
+    body = render(Slack(name="c", type="slack", url="http://r/s"), odd)[1]
+    header, facts, attribution = body["blocks"][0], body["blocks"][1], body["blocks"][2]
+    assert len(header["text"]["text"]) == 150 and header["text"]["text"].endswith("…")
+    assert "route=&lt;b&amp;c&gt;" in " ".join(f["text"] for f in facts["fields"])
+    assert len(attribution["text"]["text"]) == 3000

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flows import alerting
+from flows.alert_delivery import DeliveryReport, deliver
 from flows.detection import detect
 from flows.windows import detection_windows
 from tests.detection.test_lifecycle import POLICY, START, seed_day
@@ -16,7 +17,7 @@ from vigil.settings import load_settings
 from vigil.store import regressions as reg_store
 
 
-def pass_and_deliver(conn, day: int) -> alerting.DeliveryReport:  # type: ignore[no-untyped-def]
+def pass_and_deliver(conn, day: int) -> DeliveryReport:  # type: ignore[no-untyped-def]
     """One detection pass over day ``day`` with its alerts queued in the same transaction,
     then delivery, as the detect-regressions and deliver-alerts tasks do."""
     settings = load_settings()
@@ -25,8 +26,8 @@ def pass_and_deliver(conn, day: int) -> alerting.DeliveryReport:  # type: ignore
     window, baseline = detection_windows(START + timedelta(days=day + 1), 24, 7)
     with conn.transaction():
         detect(conn, window, baseline, policy=POLICY)
-        alerting.sync_regressions(conn, config, settings)
-    return alerting.deliver(settings, config)
+        alerting.sync_regressions(conn, config, settings, now=window[1])  # a live pass
+    return deliver(settings, config)
 
 
 def incident(conn) -> None:  # type: ignore[no-untyped-def]
@@ -137,4 +138,22 @@ def test_a_broken_alerts_file_is_reported_and_the_next_pass_catches_up(
 
     monkeypatch.setenv("VIGIL_ALERTS_FILE", str(alerts_file))  # fixed
     pass_and_deliver(conn, 7)
+    assert len(rec.to("/pd")) == len(found)
+
+
+def test_regressions_of_a_backfilled_past_are_recorded_without_a_page(
+    conn, alerts_file: Path, rec: Recorder
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    incident(conn)
+    settings = load_settings()
+    config = alerting.destinations(settings)
+    assert config is not None
+    window, baseline = detection_windows(START + timedelta(days=8), 24, 7)
+    with conn.transaction():
+        found = detect(conn, window, baseline, policy=POLICY)
+        alerting.sync_regressions(conn, config, settings, now=datetime.now(UTC))
+    assert found and conn.execute("SELECT count(*) AS n FROM alert_notices").fetchone()["n"] == 0
+    pass_and_deliver(conn, 7)  # the same regressions seen by a live pass: paged
     assert len(rec.to("/pd")) == len(found)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows import alerting
+from flows.alert_delivery import deliver
 from flows.canaries import check_canaries
 from tests.cli.helpers import vigil
 from tests.fakes.recorder import Recorder
@@ -46,7 +47,7 @@ def slo_pass(conn, now: datetime) -> int:  # type: ignore[no-untyped-def]
     assert settings.slo_file is not None
     with conn.transaction():
         hot = alerting.sync_slos(conn, config, load_slos(settings.slo_file), settings, now)
-    alerting.deliver(settings, config)
+    deliver(settings, config)
     return hot
 
 
@@ -60,7 +61,7 @@ def test_a_burning_slo_pages_once_critical_and_resolves_when_the_burn_stops(
     assert slo_pass(conn, now) == 1  # "grounded" has no scores: no events, no burn
     assert slo_pass(conn, now + timedelta(minutes=1)) == 1  # still burning: no new page
     (page,) = [r.body for r in rec.to("/pd")]
-    assert page["event_action"] == "trigger" and page["dedup_key"] == "vigil-slo-shop-fast"
+    assert page["event_action"] == "trigger" and page["dedup_key"] == "vigil:slo:shop:fast"
     assert page["payload"]["severity"] == "critical"
     assert "SLO fast is burning its error budget: 1h/5m at 30.0x/30.0x (alert at 14.4x)" in (
         page["payload"]["summary"]
@@ -70,7 +71,7 @@ def test_a_burning_slo_pages_once_critical_and_resolves_when_the_burn_stops(
     assert slo_pass(conn, now + timedelta(hours=7)) == 0  # the alert windows are empty now
     bodies = [r.body for r in rec.to("/pd")]
     assert [b["event_action"] for b in bodies] == ["trigger", "resolve"]
-    assert bodies[1]["dedup_key"] == "vigil-slo-shop-fast"
+    assert bodies[1]["dedup_key"] == "vigil:slo:shop:fast"
 
 
 def seed_canary(conn, now: datetime, worse: bool) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +130,7 @@ def test_an_equal_canary_sends_nothing(conn, alerts_file: Path, rec: Recorder) -
     canaries.start(conn, "shop", {"prompt_version": "v4"}, {"prompt_version": "v3"}, "ana",
                    now - timedelta(hours=21))  # fmt: skip
     assert check_canaries(load_settings(), now) == {1: "not worse"}
-    alerting.deliver(load_settings(), alerting.destinations(load_settings()))  # type: ignore[arg-type]
+    deliver(load_settings(), alerting.destinations(load_settings()))  # type: ignore[arg-type]
     assert rec.requests == []
 
 
@@ -152,3 +153,48 @@ def test_alerts_test_sends_through_the_log_and_names_a_refusal(
     assert "channel trigger test:" in log.stdout and ": failed [500, 404] HTTP 404" in log.stdout
     unknown = vigil(["alerts", "test", "nobody"], env)
     assert unknown.returncode == 1 and "no alert destination 'nobody'" in unknown.stderr
+
+
+def test_an_slo_burn_with_empty_short_windows_keeps_firing_and_escalation_reaches_oncall(
+    conn, rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Pairs whose short window is empty cannot tell, so they neither resolve nor re-page;
+    an SLO that starts on a ticket pair pages on-call when a page pair fires too."""
+    (tmp_path / "slo.yaml").write_text(SLOS.split("  - {name: grounded")[0] + """burn_alerts:
+  - {long: 1h, short: 5m, factor: 14.4, severity: page}
+  - {long: 6h, short: 30m, factor: 6, severity: ticket}
+""")
+    (tmp_path / "alerts.yaml").write_text(f"""destinations:
+  - {{name: oncall, type: pagerduty, routing_key: k, url: '{rec.url}/pd', min_severity: error}}
+  - {{name: tickets, type: webhook, url: '{rec.url}/hook'}}
+""")
+    monkeypatch.setenv("VIGIL_SLO_FILE", str(tmp_path / "slo.yaml"))
+    monkeypatch.setenv("VIGIL_ALERTS_FILE", str(tmp_path / "alerts.yaml"))
+    now = datetime.now(UTC)
+    old = [Trace(id=f"o{i:03d}", app="shop", start_time=now - timedelta(minutes=40 + i % 15),
+                 input="q", output="a", latency_ms=9000.0 if i % 10 < 3 else 900.0)
+           for i in range(60)]  # 40-55 minutes ago: in 1h and 6h, not in 5m nor 30m
+    insert_traces(conn, old)
+    assert slo_pass(conn, now) == 0  # no pair can tell: nothing fires ...
+    assert rec.requests == []
+    recent = [Trace(id=f"n{i:03d}", app="shop", start_time=now - timedelta(minutes=6 + i % 20),
+                    input="q", output="a", latency_ms=9000.0 if i % 10 < 3 else 900.0)
+              for i in range(60)]  # 6-25 minutes ago: the 30m window burns, the 5m is empty
+    insert_traces(conn, recent)
+    assert slo_pass(conn, now) == 1  # the ticket pair fires: a warning, below on-call's bar
+    assert [r.path for r in rec.requests] == ["/hook"]
+    assert rec.to("/hook")[0].body["severity"] == "warning"
+
+    insert_traces(conn, [Trace(id=f"m{i:03d}", app="shop", input="q", output="a",
+                               start_time=now - timedelta(seconds=20 + i), latency_ms=9000.0)
+                         for i in range(10)])  # fmt: skip
+    assert slo_pass(conn, now) == 1  # now the page pair fires too: on-call gets its page
+    assert [r.path for r in rec.requests] == ["/hook", "/pd"]
+    assert rec.to("/pd")[0].body["payload"]["severity"] == "critical"
+    assert slo_pass(conn, now + timedelta(minutes=6)) == 1  # 5m empty, the ticket pair burns
+    assert [r.path for r in rec.requests] == ["/hook", "/pd"]  # ... no resolve, no re-page
+    assert slo_pass(conn, now + timedelta(minutes=50)) == 0  # 1h and 6h burn; 5m, 30m empty
+    assert [r.path for r in rec.requests] == ["/hook", "/pd"]  # cannot tell: still firing
+    assert slo_pass(conn, now + timedelta(hours=7)) == 0  # every window is empty: over
+    assert sorted(r.path for r in rec.requests if r.body.get("event_action", r.body.get("event"))
+                  == "resolve") == ["/hook", "/pd"]  # fmt: skip

@@ -125,6 +125,7 @@ def test_a_refusing_alert_destination_fails_only_the_delivery_task(
             f"  - {{name: hook, type: webhook, url: '{rec.url}/hook'}}\n"
         )
         monkeypatch.setenv("VIGIL_ALERTS_FILE", str(tmp_path / "alerts.yaml"))
+        monkeypatch.setenv("VIGIL_ALERT_MAX_AGE_HOURS", "1e6")  # the seeded days are past
         found = detect(end=START + timedelta(days=8))
         assert found
         assert len(rec.to("/hook")) == len(found)

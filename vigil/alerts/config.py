@@ -12,9 +12,17 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 from vigil.errors import VigilError
@@ -54,27 +62,46 @@ class _Destination(BaseModel):
         )
 
 
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL, checked here rather than refused at every send."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or value != value.strip():
+        raise ValueError(f"{value!r} is not an http(s) URL like https://host/path")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_http_url)]
+
+
 class Webhook(_Destination):
     """Any HTTP endpoint that takes Vigil's JSON alert (docs/alerts.md has its shape)."""
 
     type: Literal["webhook"]
-    url: str
+    url: Url
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers")
+    @classmethod
+    def _latin1(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not name.isascii() or not value.isascii() or "\n" in value or "\r" in value:
+                raise ValueError(f"header {name!r}: use ASCII on one line")
+        return headers
 
 
 class Slack(_Destination):
     """A Slack incoming webhook; the message is Block Kit."""
 
     type: Literal["slack"]
-    url: str
+    url: Url
 
 
 class PagerDuty(_Destination):
     """PagerDuty Events API v2: a trigger per incident, a resolve when it ends."""
 
     type: Literal["pagerduty"]
-    routing_key: str
-    url: str = PAGERDUTY_URL  # events.eu.pagerduty.com for EU accounts
+    routing_key: Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
+    url: Url = PAGERDUTY_URL  # events.eu.pagerduty.com for EU accounts
 
 
 Destination = Annotated[Webhook | Slack | PagerDuty, Field(discriminator="type")]

@@ -66,23 +66,35 @@ def pagerduty(dest: PagerDuty, alert: Alert) -> dict[str, Any]:
 
 def slack(alert: Alert) -> dict[str, Any]:
     """Block Kit: a header, the facts as fields, the attribution, and link buttons. ``text``
-    is the fallback shown in notifications."""
+    is the fallback shown in notifications. Texts are escaped for mrkdwn and cut to
+    Slack's limits (header 150, field 2,000, section 3,000, button 75 characters)."""
     facts = [("App", alert.app), ("Metric", alert.metric or alert.kind),
              ("Segment", alert.segment_text), ("Severity", alert.severity)]  # fmt: skip
     if alert.before is not None and alert.after is not None:
-        facts.append(("Before -> after", f"{alert.before:.4g} -> {alert.after:.4g}"))
+        facts.append(("Before → after", f"{alert.before:.4g} → {alert.after:.4g}"))
     blocks: list[dict[str, Any]] = [
         {"type": "header",
-         "text": {"type": "plain_text", "text": alert.summary()[:150], "emoji": True}},
+         "text": {"type": "plain_text", "text": _cut(alert.summary(), 150), "emoji": True}},
         {"type": "section",
-         "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts]},
+         "fields": [{"type": "mrkdwn", "text": _cut(f"*{k}*\n{_esc(v)}", 2000)}
+                    for k, v in facts]},
     ]  # fmt: skip
     if alert.attribution:
-        lines = "\n".join(f"• {line}" for line in alert.attribution[:5])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines[:3000]}})
+        lines = "\n".join(f"• {_esc(line)}" for line in alert.attribution[:5])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(lines, 3000)}})
     if alert.links:
         blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": label.title()}, "url": url}
+            {"type": "button", "text": {"type": "plain_text", "text": _cut(label.title(), 75)},
+             "url": url}
             for label, url in list(alert.links.items())[:5]
         ]})  # fmt: skip
-    return {"text": f"{_EMOJI[alert.action]} {alert.summary()}", "blocks": blocks}
+    return {"text": f"{_EMOJI[alert.action]} {_esc(alert.summary())}", "blocks": blocks}
+
+
+def _esc(text: str) -> str:
+    """Slack's mrkdwn escapes: &, < and > (a segment value must not become a link)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -2,9 +2,10 @@
 
 :func:`fire` and :func:`quiet` move a source (a regression, an SLO, a canary) between quiet
 and firing, and queue notices in the caller's transaction, so an alert is queued exactly
-when the state it reports is committed. :func:`claim_next` hands one pending notice to a
-sender (``FOR UPDATE SKIP LOCKED``: concurrent senders never send the same one), attempts
-are logged as they happen, and :func:`finish` records the final state.
+when the state it reports is committed; :func:`lock` makes concurrent passes take turns.
+:func:`claim_next` hands one pending notice to a sender (``FOR NO KEY UPDATE SKIP LOCKED``:
+concurrent senders never send the same one), attempts are logged as they happen, and
+:func:`finish` records the outcome.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from psycopg.types.json import Jsonb
 from vigil.db.types import Conn
 
 FINAL = ("delivered", "failed")
+_LOCK = 0x56494749_4C414C54  # "VIGILALT": the advisory lock of alert state changes
+
+
+def lock(conn: Conn) -> None:
+    """Take the alert-state lock until the transaction ends. Passes that queue alerts
+    (detection, canaries) take turns from here, and each reads what the last committed:
+    without it, a pass could page a regression another pass has just resolved."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
 
 
 def state(conn: Conn, source_key: str, kind: str, app: str) -> dict[str, Any]:
@@ -35,11 +44,15 @@ def state(conn: Conn, source_key: str, kind: str, app: str) -> dict[str, Any]:
 
 def fire(conn: Conn, source_key: str, kind: str, app: str, alert: dict[str, Any],
          destinations: Iterable[str]) -> int | None:  # fmt: skip
-    """Firing: a quiet source starts a new episode and queues a trigger per destination;
-    an already firing one queues nothing (an update is not a new page). Returns the new
-    episode, or None when it was firing already."""
+    """Firing: a quiet source starts a new episode and queues a trigger per destination.
+    An already firing one is not paged again (an update is not a new page); only a
+    destination that has not had this episode's trigger gets it: one added to the file
+    since, or one whose severity filter the alert now passes. Returns the new episode, or
+    None when it was firing already."""
     current = state(conn, source_key, kind, app)
     if current["firing"]:
+        for dest in destinations:
+            _queue(conn, dest, source_key, int(current["episode"]), "trigger", alert)
         return None
     episode = int(current["episode"]) + 1
     conn.execute(
@@ -98,17 +111,22 @@ def _queue(conn: Conn, dest: str, source_key: str, episode: int, action: str,
 
 
 def claim_next(conn: Conn, after_id: int, ids: list[int] | None = None) -> dict[str, Any] | None:
-    """The oldest pending notice after ``after_id`` (optionally among ``ids``) that no other
-    sender holds, locked until ``conn``'s transaction ends. A resolve waits while its
-    trigger is still pending, so a destination never hears them out of order."""
+    """The oldest pending notice after ``after_id`` (optionally among ``ids``) that is due
+    and that no other sender holds, locked until ``conn``'s transaction ends. A notice
+    waits while an older one of the same source is pending for its destination, so a
+    destination hears trigger, resolve, trigger in the order they happened.
+
+    ``NO KEY UPDATE``, not ``UPDATE``: the attempt log is written on another connection
+    while the claim is held, and its foreign key takes ``KEY SHARE`` on this row, which
+    ``FOR UPDATE`` would block for good (a wait PostgreSQL cannot see as a deadlock)."""
     return conn.execute(
         """SELECT * FROM alert_notices n
            WHERE n.status = 'pending' AND n.id > %(after)s
              AND (%(ids)s::bigint[] IS NULL OR n.id = ANY(%(ids)s))
-             AND NOT (n.action = 'resolve' AND EXISTS (
+             AND (n.next_attempt_at IS NULL OR n.next_attempt_at <= now())
+             AND NOT EXISTS (
                  SELECT 1 FROM alert_notices t WHERE t.destination = n.destination
-                   AND t.source_key = n.source_key AND t.episode = n.episode
-                   AND t.action = 'trigger' AND t.status = 'pending'))
+                   AND t.source_key = n.source_key AND t.id < n.id AND t.status = 'pending')
            ORDER BY n.id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED""",
         {"after": after_id, "ids": ids},
     ).fetchone()
@@ -125,13 +143,51 @@ def log_attempt(conn: Conn, notice_id: int, attempt: int, status_code: int | Non
 
 def finish(conn: Conn, notice_id: int, status: str, attempts: int, status_code: int | None,
            error: str | None) -> None:  # fmt: skip
-    """The notice's final state (``pending`` again leaves it for the next sender)."""
+    """The notice's final state, ``delivered`` or ``failed``."""
     conn.execute(
         """UPDATE alert_notices SET status = %s, attempts = attempts + %s, last_status = %s,
-               last_error = %s, finished_at = CASE WHEN %s = ANY(%s) THEN now() END
-           WHERE id = %s""",
-        (status, attempts, status_code, error, status, list(FINAL), notice_id),
+               last_error = %s, finished_at = now(), next_attempt_at = NULL WHERE id = %s""",
+        (status, attempts, status_code, error, notice_id),
     )
+
+
+def retry_later(conn: Conn, notice_id: int, attempts: int, status_code: int | None,
+                error: str | None, give_up_hours: float) -> str:  # fmt: skip
+    """The destination seems down: leave the notice for a later pass (after a pause that
+    doubles with each pass, up to an hour), or mark it failed once it is
+    ``give_up_hours`` old. Returns the status it is left in."""
+    row = conn.execute(
+        """UPDATE alert_notices SET attempts = attempts + %(n)s, last_status = %(code)s,
+               last_error = %(error)s,
+               status = CASE WHEN created_at < now() - make_interval(secs => %(limit)s)
+                             THEN 'failed' ELSE 'pending' END,
+               finished_at = CASE WHEN created_at < now() - make_interval(secs => %(limit)s)
+                                  THEN now() END,
+               next_attempt_at = now() + LEAST(interval '1 hour', interval '1 minute'
+                   * power(2, LEAST(attempts / GREATEST(%(n)s, 1), 6)))
+           WHERE id = %(id)s RETURNING status""",
+        {"n": attempts, "code": status_code, "error": error, "id": notice_id,
+         "limit": give_up_hours * 3600.0},
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    return str(row["status"])
+
+
+def give_up(conn: Conn, ids: list[int], reason: str) -> None:
+    """Mark these notices failed if still pending and no sender holds them."""
+    conn.execute(
+        """UPDATE alert_notices SET status = 'failed', finished_at = now(),
+               last_error = COALESCE(last_error || '; ', '') || %s, next_attempt_at = NULL
+           WHERE id IN (SELECT id FROM alert_notices WHERE id = ANY(%s) AND status = 'pending'
+                        FOR NO KEY UPDATE SKIP LOCKED)""",
+        (reason, ids),
+    )
+
+
+def notice(conn: Conn, notice_id: int) -> dict[str, Any]:
+    row = conn.execute("SELECT * FROM alert_notices WHERE id = %s", (notice_id,)).fetchone()
+    assert row is not None
+    return row
 
 
 def notices(conn: Conn, *, source_key: str | None = None, destination: str | None = None,

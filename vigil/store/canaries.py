@@ -18,6 +18,10 @@ def start(conn: Conn, app: str, segment: dict[str, str], against: dict[str, str]
     live already returns the live row unchanged."""
     if not by.strip():
         raise VigilError("starting a canary needs a name: --by NAME")
+    if segment == against:
+        raise VigilError(f"--segment and --against are the same ({segment}); the control "
+                         "is the traffic the canary is compared with, e.g. the previous "
+                         "prompt_version")  # fmt: skip
     conn.execute(
         """INSERT INTO canaries (app, segment, against, started_by, started_at)
            VALUES (%s, %s, %s, %s, COALESCE(%s, now()))
@@ -57,10 +61,11 @@ def listing(conn: Conn, limit: int = 50) -> list[dict[str, Any]]:
     ).fetchall()
 
 
-def stopped_since(conn: Conn, since: datetime) -> list[dict[str, Any]]:
-    return conn.execute(
-        "SELECT * FROM canaries WHERE stopped_at >= %s ORDER BY id", (since,)
-    ).fetchall()
+def get(conn: Conn, canary_id: int) -> dict[str, Any]:
+    row = conn.execute("SELECT * FROM canaries WHERE id = %s", (canary_id,)).fetchone()
+    if row is None:
+        raise VigilError(f"no canary #{canary_id}; `vigil canary list` shows them")
+    return row
 
 
 def note_verdict(conn: Conn, canary_id: int, verdict: str, at: datetime) -> None:
