@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.evaluate_judge",
     "bench.backfill",
     "bench.detection",
+    "bench.metrics_overhead",
 ]
 
 

@@ -57,15 +57,21 @@ def vigil_receiver() -> Iterator[Peer]:
         try:
             _wait_http(f"http://127.0.0.1:{port}/health")
 
-            def count() -> int:
-                with connect(url, autocommit=True) as c:
-                    return int(c.execute("SELECT count(*) AS n FROM spans").fetchone()["n"])  # type: ignore[index]
-
-            yield Peer("Vigil (PostgreSQL)", f"http://127.0.0.1:{port}/v1/traces",
-                       {"Authorization": f"Bearer {key}"}, count, proc.pid)  # fmt: skip
+            yield vigil_peer("Vigil (PostgreSQL)", url, port, key, proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+def vigil_peer(name: str, url: str, port: int, key: str, pid: int) -> Peer:
+    """A Vigil receiver on ``port`` as a load target: its spans are counted in ``url``."""
+
+    def count() -> int:
+        with connect(url, autocommit=True) as c:
+            return int(c.execute("SELECT count(*) AS n FROM spans").fetchone()["n"])  # type: ignore[index]
+
+    return Peer(name, f"http://127.0.0.1:{port}/v1/traces", {"Authorization": f"Bearer {key}"},
+                count, pid)  # fmt: skip
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:

@@ -30,10 +30,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
+from vigil import yaml_file
 from vigil.errors import VigilError
 
 MEASURES = ("latency_ms", "cost_usd", "tokens_in", "tokens_out")
@@ -126,10 +126,7 @@ class SLOFile(_Strict):
     @field_validator("slos")
     @classmethod
     def _unique(cls, slos: list[SLO]) -> list[SLO]:
-        names = [s.name for s in slos]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"SLO names must be unique; repeated: {', '.join(twice)}")
+        yaml_file.unique([s.name for s in slos], "SLO")
         return slos
 
 
@@ -138,13 +135,7 @@ def load(path: str | Path, evaluators: set[str] | None = None,
     """The SLO file, validated; with ``evaluators`` and ``apps``, their names too. Every
     problem is one line naming the file, the SLO and the field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise VigilError(f"{path}: cannot read the SLO file ({err.strerror}); check the path "
-                         "or VIGIL_SLO_FILE") from err  # fmt: skip
-    except yaml.YAMLError as err:
-        raise VigilError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from err
+    raw = yaml_file.read(path, "SLO file", "VIGIL_SLO_FILE")
     try:
         parsed = SLOFile.model_validate(raw)
     except ValidationError as err:

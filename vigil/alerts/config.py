@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from vigil import yaml_file
 from vigil.errors import VigilError
 
 Kind = Literal["regression", "slo", "canary"]
@@ -115,10 +115,7 @@ class AlertsFile(BaseModel):
     @field_validator("destinations")
     @classmethod
     def _unique(cls, dests: list[Destination]) -> list[Destination]:
-        names = [d.name for d in dests]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"destination names must be unique; repeated: {', '.join(twice)}")
+        yaml_file.unique([d.name for d in dests], "destination")
         return dests
 
     def get(self, name: str) -> Destination:
@@ -133,13 +130,7 @@ def load(path: str | Path, environ: dict[str, str] | None = None) -> AlertsFile:
     """The destinations file, validated, with ``${VAR}`` replaced from ``environ``."""
     path = Path(path)
     env = os.environ if environ is None else environ
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise VigilError(f"{path}: cannot read the alerts file ({err.strerror}); check the path "
-                         "or VIGIL_ALERTS_FILE") from err  # fmt: skip
-    except yaml.YAMLError as err:
-        raise VigilError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from err
+    raw = yaml_file.read(path, "alerts file", "VIGIL_ALERTS_FILE")
     try:
         parsed = AlertsFile.model_validate(_expand(raw, env, path, raw))
     except ValidationError as err:
