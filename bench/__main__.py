@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.backfill",
     "bench.detection",
     "bench.metrics_overhead",
+    "bench.ui",
 ]
 
 

@@ -23,6 +23,7 @@ from cli import (
     sampling,
     segments,
     slo,
+    users,
 )
 from vigil.errors import VigilError
 
@@ -68,6 +69,7 @@ cli.add_command(slo.slo)
 cli.add_command(alerts.alerts)
 cli.add_command(canary.canary)
 cli.add_command(metrics.metrics)
+cli.add_command(users.users)
 
 
 def main() -> None:

@@ -22,6 +22,18 @@ BACKFILL_DEPLOYMENT = "backfill/backfill"
 DETECT_DEPLOYMENT = "detect/detect"
 
 
+def prefect_auth(settings: Settings) -> str | None:
+    """VIGIL_PREFECT_AUTH, the 'user:password' of the Prefect server's basic authentication
+    (PREFECT_SERVER_API_AUTH_STRING on the server, PREFECT_API_AUTH_STRING for clients)."""
+    if settings.prefect_auth is None:
+        return None
+    value = settings.prefect_auth.get_secret_value()
+    user, colon, password = value.partition(":")
+    if not (user and colon and password):
+        raise VigilError("VIGIL_PREFECT_AUTH must look like user:password (both non-empty)")
+    return value
+
+
 def use_prefect_server(settings: Settings, *, required: bool) -> bool:
     """Point Prefect at Vigil's server. Returns whether it answers.
 
@@ -32,8 +44,11 @@ def use_prefect_server(settings: Settings, *, required: bool) -> bool:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(home))
     up = http_ok(f"{settings.prefect_api}/health")
+    auth = prefect_auth(settings)
     if up:
         os.environ["PREFECT_API_URL"] = settings.prefect_api
+        if auth is not None:
+            os.environ["PREFECT_API_AUTH_STRING"] = auth
     elif required:
         raise VigilError(
             f"The Prefect server at {settings.prefect_api} does not answer. Start Vigil with "

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from cli import access
 from cli.common import settings_from, settings_options
 from cli.supervisor import services, stack
 from vigil.db import connect, database_url, embedded_server, migrate
@@ -28,8 +29,10 @@ def start_database(settings: Settings) -> str:
 
 def start_all(settings: Settings) -> None:
     """Database, migrations, Prefect server, the deployments' runner, the UI."""
+    access.check_prefect_auth(settings)  # before anything starts
     url = start_database(settings)
     click.echo(f"database ready: {url}")
+    access.check_sign_in(settings, url)
     for make in stack.SERVICES:
         service = make(settings)
         click.echo(
@@ -43,6 +46,9 @@ def start_all(settings: Settings) -> None:
         f"\nevaluate-window runs on cron '{settings.schedule_cron}' (edit or pause it in "
         "the Prefect UI: Deployments)."
     )
+    hint = access.first_user_hint(url)
+    if hint:
+        click.secho(hint, fg="yellow")
 
 
 def stop_all(settings: Settings) -> None:
@@ -78,14 +84,22 @@ def serve_until_interrupted(settings: Settings) -> None:
 
 @click.command()
 @click.option("--detach", is_flag=True, help="Return once started; stop later with `vigil down`.")
+@click.option(
+    "--host",
+    default=None,
+    help="Address every service binds to [env VIGIL_HOST; default 127.0.0.1]. Any address "
+    "but loopback needs sign-in (a user, or OIDC) and VIGIL_PREFECT_AUTH (docs/access.md).",
+)
 @settings_options
-def up(detach: bool, home: str | None, db_url: str | None) -> None:
+def up(detach: bool, host: str | None, home: str | None, db_url: str | None) -> None:
     """Start Vigil: PostgreSQL, Prefect (server, UI, scheduled flows), the OTLP receiver, the app.
 
-    Everything binds to 127.0.0.1. Ports: VIGIL_DB_PORT (54329), VIGIL_PREFECT_PORT (4200),
-    VIGIL_UI_PORT (8501), VIGIL_OTLP_PORT (4318). Logs go to VIGIL_HOME/logs.
+    Everything binds to 127.0.0.1 unless --host says otherwise. Ports: VIGIL_DB_PORT (54329),
+    VIGIL_PREFECT_PORT (4200), VIGIL_UI_PORT (8501), VIGIL_OTLP_PORT (4318). Logs go to
+    VIGIL_HOME/logs.
     """
-    settings = settings_from(home, db_url)
+    settings = settings_from(home, db_url, host=host)
+    access.check_prefect_auth(settings)  # refuse before the database starts
     try:
         start_all(settings)
     except BaseException:
@@ -122,6 +136,7 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
     if days < 9:
         raise VigilError("--days must be at least 9: the detector compares with the 7 days before.")
     settings = settings_from(home, db_url)
+    access.check_prefect_auth(settings)
     url = start_database(settings)
     plan = DemoPlan(end=datetime.now(UTC), days=days, per_day=per_day, regression_day=days - 4)
     click.echo("loading the embedding model ...")
@@ -137,6 +152,7 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
         f"({summary.traces_already_present} already stored); v2 ships on "
         f"{plan.regression_start:%Y-%m-%d}"
     )
+    password = access.demo_user(url, plan.app)
     try:
         start_all(settings)
         from cli.backfill import run_backfill
@@ -153,6 +169,10 @@ def demo(days: int, per_day: int, detach: bool, home: str | None, db_url: str | 
         stop_all(settings)
         raise
     _print_findings(url, settings)
+    click.secho(
+        f"\nSign in as `{access.DEMO_USER}` (a reviewer of {plan.app}) with password: {password}",
+        bold=True,
+    )
     if not detach:
         serve_until_interrupted(settings)
 

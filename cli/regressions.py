@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.common import open_db, settings_options
+from cli.common import open_db, settings_from, settings_options
 from vigil.store import regressions as reg_store
 
 STATUS = click.Choice(reg_store.STATUSES)
@@ -68,10 +68,11 @@ def regressions(
 @click.option("--json", "as_json", is_flag=True, help="Print the stored row as JSON.")
 @settings_options
 def show(regression_id: int, as_json: bool, home: str | None, db_url: str | None) -> None:
-    """Print one regression: its test, before and after distributions, attribution and,
-    for cost and tokens, what grew."""
+    """Print one regression: its test, before and after distributions, attribution,
+    for cost and tokens what grew, and links to the traces it queued for review."""
     with open_db(home, db_url) as conn:
         r = reg_store.get_regression(conn, regression_id)
+        examples = [e["trace_id"] for e in reg_store.example_traces(conn, regression_id, 5)]
     if as_json:
         click.echo(json.dumps(r, default=str, indent=2))
         return
@@ -107,6 +108,11 @@ def show(regression_id: int, as_json: bool, home: str | None, db_url: str | None
         for c in growth["changed"]:
             shift = f"{c['before']:.0%} -> {c['after']:.0%}"
             click.echo(f"    {c['key']}={c['value']}: {shift} of traffic")
+    if examples:
+        ui = settings_from(home, db_url).ui_address
+        click.echo("  traces to look at (worst first):")
+        for trace_id in examples:
+            click.echo(f"    {ui}/traces?trace={trace_id}")
 
 
 @regressions.command()

@@ -9,8 +9,8 @@ import click
 from cli.common import open_db, settings_from, settings_options
 from vigil.errors import VigilError
 from vigil.models import Score
+from vigil.store import explorer, traces
 from vigil.store import runs as run_store
-from vigil.store import traces
 
 STALLED_AFTER = timedelta(minutes=30)  # a running run with no progress this long is shown so
 
@@ -20,9 +20,12 @@ STALLED_AFTER = timedelta(minutes=30)  # a running run with no progress this lon
 @settings_options
 def runs(limit: int, home: str | None, db_url: str | None) -> None:
     """List recent evaluation runs, newest first: scheduled windows, backfill days and ad
-    hoc runs, with their traces, scores, skips, errors and judge cost."""
+    hoc runs, with their traces, scores, skips, errors and judge cost, and a link to a
+    trace a run points at (one whose evaluation errored, or the one an ad hoc run scored)."""
     with open_db(home, db_url) as conn:
         rows = run_store.recent_runs(conn, limit)
+        examples = explorer.run_examples(conn, [r["id"] for r in rows])
+    ui = settings_from(home, db_url).ui_address
     if not rows:
         click.echo("no runs yet: `vigil up` schedules them, `vigil backfill` starts one")
         return
@@ -41,6 +44,7 @@ def runs(limit: int, home: str | None, db_url: str | None) -> None:
             f"{r['id']:>5}  {r['kind']:8} {window:33} {status:10} {done:>13} "
             f"{r['scored']:>7} {r['skipped']:>7} {r['errors']:>6} {r['cost_usd']:>8.4f}  "
             f"{r['message'] or ''}"
+            + (f"  {ui}/traces?trace={examples[r['id']]}" if r["id"] in examples else "")
         )
 
 

@@ -24,7 +24,8 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TABLES = (
     "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
     " eval_runs, retrievals, spans, traces, segment_keys, alert_attempts, alert_notices,"
-    " alert_states, canaries"
+    " alert_states, canaries, users, grants, access_events, score_daily, trace_daily,"
+    " latency_daily, reviewed_examples"
 )
 
 

@@ -40,6 +40,14 @@ class Viewer:
         return None if self.apps is None else sorted(self.apps)
 
 
+def viewer_of(name: str, role: str, apps: frozenset[str]) -> Viewer:
+    """The viewer a users row makes: an admin sees every app, others what was granted."""
+    for known in ROLES:
+        if role == known:
+            return Viewer(name, known, None if known == "admin" else apps)
+    raise ValueError(f"unknown role {role!r}")
+
+
 def current() -> Viewer:
     """The signed-in viewer; stops the page when nobody is signed in."""
     viewer = st.session_state.get(SESSION_KEY)

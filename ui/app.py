@@ -7,7 +7,10 @@ It only routes; each screen is a page in ``app_pages/`` that reads the database 
 import vigil  # noqa: F401, I001  (first: switches library telemetry off before Streamlit loads)
 import streamlit as st
 
+from ui import signin
+
 st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout="wide")
+signin.gate()  # nobody signed in sees only the sign-in form (docs/access.md)
 
 st.navigation(
     [
@@ -15,7 +18,9 @@ st.navigation(
             "app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
         ),
         st.Page("app_pages/regressions.py", title="Regressions", icon=":material/trending_down:"),
+        st.Page("app_pages/traces.py", title="Traces", icon=":material/search:"),
         st.Page("app_pages/review.py", title="Review queue", icon=":material/rate_review:"),
+        st.Page("app_pages/evaluators.py", title="Evaluators", icon=":material/balance:"),
         st.Page("app_pages/runs.py", title="Evaluation runs", icon=":material/history:"),
     ]
 ).run()

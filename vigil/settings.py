@@ -125,11 +125,20 @@ class Settings(BaseSettings):
     metrics_refresh_s: float = Field(
         15.0, gt=0, description="How often the metrics exporter reads new rows."
     )
+    prefect_auth: SecretStr | None = Field(
+        None,
+        description="'user:password' for the Prefect server's basic authentication "
+        "(PREFECT_SERVER_API_AUTH_STRING on the server, PREFECT_API_AUTH_STRING for its "
+        "clients). Empty means none: then `vigil up` binds to 127.0.0.1 only.",
+    )
     review_per_regression: int = Field(
         20, ge=0, description="Worst traces of the named segment queued per regression."
     )
     review_audit_per_day: int = Field(
         5, ge=0, description="Scored traces queued at random each day, regression or not."
+    )
+    review_lease_minutes: int = Field(
+        15, ge=1, description="How long a claimed review item stays with its reviewer."
     )
     otlp_port: int = Field(4318, description="Port of the OTLP/HTTP receiver.")
     otlp_workers: int = Field(2, ge=1, description="Receiver processes (uvicorn workers).")

@@ -6,6 +6,7 @@ Each service runs in its own process group (so its children stop with it), logs 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -31,6 +32,7 @@ class Service:
     env: dict[str, str]
     ready_urls: tuple[str, ...] = ()  # polled until each answers 200
     timeout_s: float = 90.0
+    ready_auth: str | None = None  # 'user:password' for the ready URLs (basic auth)
 
 
 def run_dir(settings: Settings) -> Path:
@@ -92,7 +94,7 @@ def _wait_ready(service: Service, proc: subprocess.Popen[bytes], log: Path) -> N
                 f"{service.name} exited with code {proc.returncode} while starting; "
                 f"see {log}:\n{_tail(log)}"
             )
-        if all(http_ok(url) for url in service.ready_urls):
+        if all(http_ok(url, auth=service.ready_auth) for url in service.ready_urls):
             return
         time.sleep(0.5)
     raise VigilError(
@@ -102,9 +104,13 @@ def _wait_ready(service: Service, proc: subprocess.Popen[bytes], log: Path) -> N
     )
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
+def http_ok(url: str, timeout: float = 2.0, auth: str | None = None) -> bool:
+    """Whether ``url`` answers 200 (with basic authentication when ``auth`` is given)."""
+    request = urllib.request.Request(url)
+    if auth is not None:
+        request.add_header("Authorization", f"Basic {base64.b64encode(auth.encode()).decode()}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)
     except OSError:
         return False

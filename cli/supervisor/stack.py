@@ -14,23 +14,28 @@ SERVICE_ORDER = ("prefect", "worker", "otlp", "metrics", "ui")
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
-    """Environment for Prefect clients: our server, our home folder, no analytics."""
+    """Environment for Prefect clients: our server, our home folder, no analytics, and the
+    server's basic authentication when VIGIL_PREFECT_AUTH is set."""
     home = settings.home_dir / "prefect"
     home.mkdir(parents=True, exist_ok=True)
+    auth = orchestration.prefect_auth(settings)
     return {
         "PREFECT_API_URL": settings.prefect_api,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        **({"PREFECT_API_AUTH_STRING": auth} if auth else {}),
     }
 
 
 def prefect_server(settings: Settings) -> Service:
+    auth = orchestration.prefect_auth(settings)
     env = {
         **prefect_env(settings),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_database_url(settings),
         "PREFECT_UI_API_URL": settings.prefect_api,
+        **({"PREFECT_SERVER_API_AUTH_STRING": auth} if auth else {}),
     }
     return Service(
         "prefect",
@@ -65,6 +70,7 @@ def worker(settings: Settings) -> Service:
         {**prefect_env(settings), **_vigil_env(settings)},
         ready_urls=tuple(f"{settings.prefect_api}/deployments/name/{n}" for n in names),
         timeout_s=180.0,
+        ready_auth=orchestration.prefect_auth(settings),
     )
 
 

@@ -83,3 +83,4 @@ def test_evaluate_one_trace_then_list_the_runs(conn, db_url: str) -> None:  # ty
     assert len(listed) == 3 and all(" adhoc " in line for line in listed[1:])
     first = listed[2].split()  # id kind window(5 words) status traces scored skipped ...
     assert first[7:13] == ["completed", "1/1", "1", "1", "0", "0.0000"]
+    assert listed[2].endswith("/traces?trace=e2e-1")  # the trace the ad hoc run scored

@@ -27,6 +27,12 @@ def test_list_show_and_ack(conn, db_url: str) -> None:  # type: ignore[no-untype
     assert shown.returncode == 0, shown.stderr
     assert "Mann-Whitney U" in shown.stdout and "explained by:" in shown.stdout
     assert "baseline" in shown.stdout and "p50" in shown.stdout
+    worst = conn.execute(
+        "SELECT trace_id FROM review_items WHERE regression_id = %s"
+        " ORDER BY score ASC NULLS LAST, id LIMIT 1",
+        (rid,),
+    ).fetchone()["trace_id"]
+    assert f"http://127.0.0.1:8501/traces?trace={worst}" in shown.stdout  # the explorer's link
 
     acked = vigil(["regressions", "ack", str(rid), "--by", "dana"], env)
     assert acked.returncode == 0 and f"#{rid} is acknowledged" in acked.stdout

@@ -6,8 +6,10 @@ deployments, Streamlit. Slow (about a minute and a half), so it runs once.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +23,14 @@ from vigil import sdk
 pytestmark = pytest.mark.slow
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
+PREFECT_AUTH = "vigil:test-only-secret"
+
+
+def get_json(url: str, auth: str | None = PREFECT_AUTH) -> dict:
+    request = urllib.request.Request(url)
+    if auth is not None:
+        request.add_header("Authorization", f"Basic {base64.b64encode(auth.encode()).decode()}")
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
@@ -39,17 +47,22 @@ def test_up_backfill_down(conn, db_url: str, tmp_path: Path) -> None:  # type: i
         "VIGIL_UI_PORT": str(ui_port),
         "VIGIL_OTLP_PORT": str(otlp_port),
         "VIGIL_METRICS_PORT": str(metrics_port),
+        "VIGIL_PREFECT_AUTH": PREFECT_AUTH,  # the server, the runner and the CLI use it
     }
     env.pop("PREFECT_API_URL", None)
     try:
         up = vigil(["up", "--detach"], env)
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"http://127.0.0.1:{ui_port}" in up.stdout
+        assert "create the first user with `vigil users add NAME --role admin`" in up.stdout
 
         api = f"http://127.0.0.1:{prefect_port}/api"
         deployment = get_json(f"{api}/deployments/name/evaluate-window/evaluate-window")
         crons = [s["schedule"].get("cron") for s in deployment["schedules"]]
         assert crons == ["*/15 * * * *"]
+        with pytest.raises(urllib.error.HTTPError) as refused:  # Prefect's own authentication
+            get_json(f"{api}/deployments/name/backfill/backfill", auth=None)
+        assert refused.value.code == 401
         assert get_json(f"{api}/deployments/name/backfill/backfill")["name"] == "backfill"
         assert get_json(f"{api}/deployments/name/detect/detect")["name"] == "detect"
         canary = get_json(f"{api}/deployments/name/canary/canary")

@@ -167,7 +167,7 @@ def test_the_version_names_the_judge_model_and_both_are_registered() -> None:
 
 
 def test_the_budget_and_concurrency_still_apply() -> None:
-    with judged({"judge_concurrency": 2}, latency_s=0.05) as (fake, res):
+    with judged({"judge_concurrency": 2}, latency_s=0.5) as (fake, res):  # room to overlap
         scores = JudgePromptInjection(res).evaluate(
             [trace(chunks=[BENIGN, INJECTED], tid=f"t{i}") for i in range(3)]
         )

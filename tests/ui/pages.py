@@ -9,9 +9,12 @@ from pathlib import Path
 import psycopg
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.signin import sign_in
+from ui.access import Viewer
 from vigil.models import Retrieval, Score, Trace
 from vigil.store import regressions, review, scores, traces
 
+ADMIN = Viewer("ana", "admin", None)
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 WINDOW_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 WINDOW = (WINDOW_END - timedelta(hours=24), WINDOW_END)
@@ -25,8 +28,12 @@ ATTRIBUTION = [
 ]  # fmt: skip
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, viewer: Viewer | None = ADMIN) -> AppTest:
+    """The app with ``page`` open, signed in as ``viewer`` (an admin unless given; None:
+    nobody)."""
     at = AppTest.from_file(str(APP), default_timeout=30)
+    if viewer is not None:
+        sign_in(at, viewer.name, viewer.role, None if viewer.apps is None else set(viewer.apps))
     at.run()
     at.switch_page(page).run()
     assert not at.exception, at.exception

@@ -6,6 +6,7 @@ import psycopg
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.pages import APP, open_page, seed
+from tests.ui.signin import sign_in
 
 
 def test_regressions_page_lists_a_seeded_regression(conn: psycopg.Connection) -> None:
@@ -24,10 +25,31 @@ def test_regressions_page_lists_a_seeded_regression(conn: psycopg.Connection) ->
 
     at.button(key="regression_ack").click().run()
     assert not at.exception
-    row = conn.execute("SELECT status FROM regressions WHERE id = %s", (reg_id,)).fetchone()
-    assert row == {"status": "acknowledged"}
+    row = conn.execute(
+        "SELECT status, acknowledged_by FROM regressions WHERE id = %s", (reg_id,)
+    ).fetchone()
+    assert row == {"status": "acknowledged", "acknowledged_by": "ana"}  # who clicked
     assert at.dataframe[0].value["status"].tolist() == ["acknowledged"]
-    assert "acknowledged" in at.success[0].value
+    assert "acknowledged by ana" in at.success[0].value
+    assert any("Acknowledged by ana" in c.value for c in at.caption)
+
+    at.button(key="regression_resolve").click().run()
+    row = conn.execute(
+        "SELECT status, resolved_by, resolved_at FROM regressions WHERE id = %s", (reg_id,)
+    ).fetchone()
+    assert row is not None and row["status"] == "resolved" and row["resolved_by"] == "ana"
+    assert row["resolved_at"] is not None
+
+
+def test_the_drill_down_links_its_example_traces(conn: psycopg.Connection) -> None:
+    """The traces queued for the regression, worst first, each a link to the explorer."""
+    seed(conn)
+    at = open_page("app_pages/regressions.py")
+
+    examples = at.dataframe[2].value  # the list, what explains it, the examples
+    assert examples["trace"].tolist() == ["/traces?trace=t0", "/traces?trace=t1"]
+    assert examples["score"].tolist() == [0.2, 0.4]
+    assert examples["review"].tolist() == ["pending", "pending"]
 
 
 def test_an_alert_link_opens_its_regression(conn: psycopg.Connection) -> None:
@@ -46,7 +68,7 @@ def test_an_alert_link_opens_its_regression(conn: psycopg.Connection) -> None:
         (first,),
     )
     second = first + 1
-    at = AppTest.from_file(str(APP), default_timeout=30)
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30))
     at.run()
     at.switch_page("app_pages/regressions.py")
     at.query_params["regression"] = str(second)

@@ -4,10 +4,13 @@ each one, and the evidence (distributions before and after, the test, its q-valu
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
 
+from ui import access
+from ui.access import Viewer
 from ui.data import connection
 from vigil.errors import VigilError
 from vigil.store import regressions
@@ -32,31 +35,82 @@ def _label(reg: dict[str, Any]) -> str:
     return f"#{reg['id']} {reg['app']} · {_metric(reg)} · {_segment(reg)} ({reg['status']})"
 
 
-def _linked(value: str | None, by_id: dict[int, dict[str, Any]]) -> int | None:
-    """The regression an alert links to, added to the list if the filter hid it."""
+def _linked(value: str | None, by_id: dict[int, dict[str, Any]], viewer: Viewer) -> int | None:
+    """The regression an alert links to, added to the list if the filter hid it (only one
+    of the viewer's apps: another app's reads as not found)."""
     if value is None or not value.isdigit():
         return None
     if int(value) not in by_id:
         try:
-            by_id[int(value)] = regressions.get_regression(connection(), int(value))
+            by_id[int(value)] = regressions.get_regression(
+                connection(), int(value), apps=viewer.app_list()
+            )
         except VigilError:
-            st.warning(f"Regression #{value} from the link does not exist (any more).")
+            st.warning(
+                f"Regression #{value} from the link does not exist (any more), or its app "
+                "is not granted to you."
+            )
             return None
     return int(value)
 
 
-def _set_status(reg_id: int, status: str) -> None:
-    regressions.set_regression_status(connection(), reg_id, status)
-    st.session_state[FLASH] = f"Regression #{reg_id} marked {status}."
+def _set_status(reg: dict[str, Any], status: str, viewer: Viewer) -> None:
+    if not viewer.can_label(reg["app"]):  # the buttons are not shown then; checked again
+        st.session_state[FLASH] = f"Only reviewers of {reg['app']} can do that."
+        return
+    regressions.set_regression_status(connection(), reg["id"], status, by=viewer.name)
+    st.session_state[FLASH] = f"Regression #{reg['id']} marked {status} by {viewer.name}."
 
 
+def _examples(reg_id: int) -> None:
+    """The traces that show it (those queued for review), each a link to the explorer."""
+    rows = regressions.example_traces(connection(), reg_id)
+    if not rows:
+        return
+    st.markdown("**Example traces** (worst first; open one in the explorer)")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "trace": f"/traces?trace={quote(r['trace_id'], safe='')}",
+                "score": r["score"],
+                "review": r["review"],
+                "time": f"{r['start_time']:%Y-%m-%d %H:%M}",
+                "question": r["input"],
+            }
+            for r in rows
+        ),
+        hide_index=True,
+        column_config={
+            "trace": st.column_config.LinkColumn("trace", display_text=r"/traces\?trace=(.*)"),
+            "score": st.column_config.NumberColumn("score", format="%.2f"),
+        },
+        key="regression_examples",
+    )
+
+
+def _who(reg: dict[str, Any]) -> str:
+    parts = []
+    if reg["acknowledged_by"]:
+        parts.append(
+            f"acknowledged by {reg['acknowledged_by']} {reg['acknowledged_at']:%Y-%m-%d %H:%M}"
+        )
+    if reg["status"] == "resolved" and reg["resolved_at"] is not None:
+        by = f" by {reg['resolved_by']}" if reg["resolved_by"] else " (clean windows)"
+        parts.append(f"resolved{by} {reg['resolved_at']:%Y-%m-%d %H:%M}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+viewer = access.current()
 conn = connection()
 st.title("Regressions")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
 
 shown = st.selectbox("Status", ["all", *regressions.STATUSES], key="regressions_status")
-regs = regressions.list_regressions(conn, status=None if shown == "all" else shown)
+regs = regressions.list_regressions(
+    conn, status=None if shown == "all" else shown, apps=viewer.app_list()
+)
 if not regs:
     st.info(
         "No regressions here. The detector records one when a metric (a score, a rate of "
@@ -86,7 +140,9 @@ st.dataframe(
 )
 
 by_id = {r["id"]: r for r in regs}
-linked = _linked(st.query_params.get("regression"), by_id)  # an alert's link: ?regression=ID
+linked = _linked(
+    st.query_params.get("regression"), by_id, viewer
+)  # an alert's link: ?regression=ID
 picked = st.selectbox(
     "Regression",
     list(by_id),
@@ -147,18 +203,25 @@ if growth:
     for c in growth["changed"]:
         st.caption(f"{c['key']}={c['value']}: {c['before']:.0%} → {c['after']:.0%} of traffic")
 
+_examples(reg["id"])
+
+if _who(reg):
+    st.caption(_who(reg))
+if not viewer.can_label(reg["app"]):
+    st.caption(f"Acknowledging and resolving need the reviewer role on {reg['app']}.")
+    st.stop()
 ack, resolve = st.columns(2)
 ack.button(
     "Acknowledge",
     key="regression_ack",
     disabled=reg["status"] != "open",
     on_click=_set_status,
-    args=(reg["id"], "acknowledged"),
+    args=(reg, "acknowledged", viewer),
 )
 resolve.button(
     "Resolve",
     key="regression_resolve",
     disabled=reg["status"] == "resolved",
     on_click=_set_status,
-    args=(reg["id"], "resolved"),
+    args=(reg, "resolved", viewer),
 )

@@ -1,121 +1,263 @@
-"""Review queue: the worst-scoring traces of each regression, for a person to label."""
+"""Review queue: claim the next item, read it, label it, move on.
+
+Keyboard: 1-5 set a label, N claims the next item, G adds the item to the golden dataset.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from ui import access
 from ui.data import connection
+from ui.review_view import escape, highlighted_answer, unsupported_sentences
 from vigil.db import translate_errors
 from vigil.errors import VigilError
+from vigil.models import Trace
+from vigil.settings import load_settings
 from vigil.store import review, scores, traces
 
 FLASH = "review_flash"
+ITEM = "review_item"  # the id of the item on screen
+KINDS = {"Regressions and audit": None, "Regressions": False, "Audit sample": True}
+SHORTCUTS = {label: str(n) for n, label in enumerate(review.LABELS, start=1)}
 
 
-def _submit(item_id: int) -> None:
-    """Store the form's label for ``item_id``; runs before the page redraws."""
-    reviewer: str = st.session_state.get("review_reviewer", "").strip()
-    note: str = st.session_state.get("review_note", "").strip()
-    label: str = st.session_state["review_label"]
-    if not reviewer:
-        st.session_state[FLASH] = (
-            "error",
-            "Enter your name as reviewer: every label records who set it. Nothing was saved.",
-        )
-        return
+def _flash(kind: str, message: str) -> None:
+    st.session_state[FLASH] = (kind, message)
+
+
+def _show_item(item_id: int | None) -> None:
+    st.session_state[ITEM] = item_id
+    st.session_state["review_note"] = ""
+    st.session_state["review_corrected"] = ""
+
+
+def _claim_next(
+    viewer: access.Viewer, apps: list[str], filters: review.Filters, current: int | None
+) -> None:
+    """Give back the item on screen if it is still pending, and claim the next one."""
+    lease = timedelta(minutes=load_settings().review_lease_minutes)
     try:
         conn = connection()  # revalidated: the page's connection may have dropped meanwhile
         with translate_errors(), conn.transaction():
-            review.label_item(conn, item_id, label=label, reviewer=reviewer, note=note or None)
+            if current is not None:
+                review.release(conn, current, viewer.name)
+            row = review.claim_next(
+                conn, viewer.name, apps, filters, lease, skip=[] if current is None else [current]
+            )
     except VigilError as err:
-        st.session_state[FLASH] = ("error", f"{err} Nothing was saved.")
+        _flash("error", f"{err} Nothing was claimed.")
         return
-    st.session_state[FLASH] = ("success", f"Item #{item_id} labeled {label!r} by {reviewer}.")
-    st.session_state["review_note"] = ""
+    _show_item(None if row is None else row["id"])
+    if row is None:
+        _flash("info", "Nothing left to claim here: every pending item is labeled or held.")
 
 
-def _item_label(item: dict[str, Any]) -> str:
-    score = "—" if item["score"] is None else f"{item['score']:.2f}"
-    return f"#{item['id']} · {item['evaluator']} {score} · {item['app']} · {item['trace_id']}"
+def _label(viewer: access.Viewer, item: dict[str, Any], label: str) -> None:
+    if not viewer.can_label(item["app"]):
+        _flash("error", f"You may not label items of {item['app']}. Nothing was saved.")
+        return
+    note = st.session_state.get("review_note", "").strip() or None
+    corrected = st.session_state.get("review_corrected", "").strip() or None
+    try:
+        conn = connection()
+        with translate_errors():
+            review.label(conn, item["id"], reviewer=viewer.name, label=label, note=note,
+                         corrected_answer=corrected)  # fmt: skip
+    except VigilError as err:
+        _flash("error", f"{err} Nothing was saved.")
+        return
+    again = "relabeled" if item["status"] == "labeled" else "labeled"
+    _flash("success", f"Item #{item['id']} {again} {label!r} by {viewer.name}.")
 
 
+def _release(viewer: access.Viewer, item_id: int) -> None:
+    with translate_errors():
+        review.release(connection(), item_id, viewer.name)
+    _show_item(None)
+    _flash("info", f"Item #{item_id} is back in the queue.")
+
+
+def _add_golden(viewer: access.Viewer, item: dict[str, Any]) -> None:
+    if not viewer.can_label(item["app"]):
+        _flash("error", f"You may not add items of {item['app']}. Nothing was saved.")
+        return
+    try:
+        with translate_errors():
+            added = review.add_reviewed_example(connection(), item["id"], added_by=viewer.name)
+    except VigilError as err:
+        _flash("error", f"{err} Nothing was saved.")
+        return
+    if added:
+        _flash("success", f"Trace {item['trace_id']} added to the golden dataset.")
+    else:
+        _flash("info", f"Trace {item['trace_id']} is already in the golden dataset.")
+
+
+def _filters(choices: dict[str, list[Any]]) -> review.Filters:
+    with st.sidebar:
+        st.subheader("Review filters")
+        app = st.selectbox("App", [None, *choices["apps"]], format_func=lambda a: a or "Any app",
+                           key="review_f_app")  # fmt: skip
+        kind = st.radio("Items", list(KINDS), key="review_f_kind")
+        regression = st.selectbox(
+            "Regression", [None, *choices["regressions"]], key="review_f_regression",
+            format_func=lambda r: "Any regression" if r is None else f"#{r}",
+        )  # fmt: skip
+        evaluator = st.selectbox(
+            "Evaluator", [None, *choices["evaluators"]], key="review_f_evaluator",
+            format_func=lambda e: e or "Any evaluator",
+        )  # fmt: skip
+    return review.Filters(app=app, regression_id=regression, evaluator=evaluator,
+                          audit=KINDS[kind])  # fmt: skip
+
+
+def _trace(trace: Trace) -> None:
+    st.markdown("**Question**")
+    st.text(trace.input or "(no input recorded)")
+    st.markdown(f"**Retrieved chunks** ({len(trace.retrievals)})")
+    for chunk in sorted(trace.retrievals, key=lambda c: c.rank or 0):
+        score = "no score" if chunk.score is None else f"retrieval score {chunk.score:.3f}"
+        with st.expander(f"#{chunk.rank} {chunk.document_id or ''} · {score}"):
+            st.text(chunk.content)
+
+
+def _answer(answer: str, rows: list[dict[str, Any]]) -> None:
+    """The answer, with each groundedness evaluator's unsupported sentences highlighted."""
+    st.markdown("**Answer**")
+    details = [(r["evaluator"], unsupported_sentences(r["metadata"])) for r in rows]
+    flagged = [(name, found) for name, found in details if found]
+    if not flagged:
+        st.text(answer or "(no output recorded)")
+        return
+    for name, found in flagged:
+        st.caption(f"Sentences {name} found unsupported are highlighted")
+        st.markdown(highlighted_answer(answer, found))
+        for n, sentence in enumerate(found, start=1):
+            terms = escape(", ".join(sentence.missing))
+            missing = f" · not in the context: {terms}" if terms else ""
+            st.markdown(f"**\\[{n}\\]** {escape(sentence.sentence)} · score "
+                        f"{sentence.score:.2f}{missing}")  # fmt: skip
+            window = escape(sentence.evidence) if sentence.evidence else "*(nothing matched)*"
+            st.markdown(f"> matched context: {window}")
+
+
+def _scores(rows: list[dict[str, Any]]) -> None:
+    st.markdown("**Evaluators**")
+    columns = ["evaluator", "evaluator_version", "status", "value", "label", "measure", "unit",
+               "explanation"]  # fmt: skip
+    table = [{**row, "unit": (row["metadata"] or {}).get("unit")} for row in rows]
+    st.dataframe(pd.DataFrame(table, columns=columns), hide_index=True)
+    for row in rows:
+        details = {
+            k: v for k, v in (row["metadata"] or {}).items() if k in ("reasons", "sentences")
+        }
+        if row["evaluator"].startswith("judge") and details:
+            with st.expander(f"{row['evaluator']}: the judge's reasons"):
+                st.json(details)
+
+
+def _label_controls(viewer: access.Viewer, item: dict[str, Any]) -> None:
+    if not viewer.can_label(item["app"]):
+        st.info(f"You can read the items of {item['app']}; labeling them needs a reviewer's grant.")
+        return
+    st.markdown("**Label**" + (" (relabel: the earlier labels are kept)" if item["label"] else ""))
+    for column, label in zip(st.columns(len(review.LABELS)), review.LABELS, strict=True):
+        column.button(
+            label, key=f"review_label_{label}", shortcut=SHORTCUTS[label], on_click=_label,
+            args=(viewer, item, label), type="primary" if item["label"] == label else "secondary",
+        )  # fmt: skip
+    st.text_area("Note", key="review_note")
+    st.text_area("Corrected answer (optional)", key="review_corrected")
+    left, right = st.columns(2)
+    left.button("Add to golden dataset", key="review_golden", shortcut="G",
+                on_click=_add_golden, args=(viewer, item))  # fmt: skip
+    if item["status"] == "pending" and item["claimed_by"] == viewer.name:
+        right.button("Give back", key="review_release", on_click=_release,
+                     args=(viewer, item["id"]))  # fmt: skip
+
+
+def _history(item_id: int) -> None:
+    history = review.label_history(conn, item_id)
+    if history:
+        st.markdown("**Label history**")
+        st.dataframe(
+            pd.DataFrame(history, columns=["labeled_at", "reviewer", "label", "note",
+                                           "corrected_answer"]),
+            hide_index=True,
+        )  # fmt: skip
+
+
+def _item(viewer: access.Viewer, item: dict[str, Any]) -> None:
+    st.subheader(f"Item #{item['id']} · {item['app']} · {item['trace_id']}")
+    st.caption(" · ".join(filter(None, [item["reason"], item.get("regression")])))
+    if item["status"] == "labeled":
+        st.caption(f"Labeled {item['label']!r} by {item['reviewer']}")
+    elif item["claimed_by"]:
+        until = item["lease_expires_at"].astimezone(UTC)
+        st.caption(f"Claimed by {item['claimed_by']} until {until:%H:%M} UTC")
+    found = traces.load_traces(conn, [item["trace_id"]])
+    if not found:
+        st.warning(f"Trace {item['trace_id']} is no longer stored.")
+        return
+    rows = scores.scores_for_trace(conn, item["trace_id"])
+    _trace(found[0])
+    _answer(found[0].output or "", rows)
+    _scores(rows)
+    _label_controls(viewer, item)
+    _history(item["id"])
+
+
+viewer = access.current()
 conn = connection()
 st.title("Review queue")
 if FLASH in st.session_state:
     kind, message = st.session_state.pop(FLASH)
-    (st.success if kind == "success" else st.error)(message)
+    {"success": st.success, "info": st.info}.get(kind, st.error)(message)
 
-pending = review.list_items(conn, status="pending")
-if not pending:
-    st.info("Nothing to review: the queue fills with the worst traces of each regression.")
+visible = viewer.app_list()
+choices = review.filter_choices(conn, visible)
+filters = _filters(choices)
+labelable = [app for app in choices["apps"] if viewer.can_label(app)]
+pending = review.list_items(conn, apps=visible, filters=filters)
+
+if ITEM not in st.session_state:
+    held = review.current_claim(conn, viewer.name, visible)
+    st.session_state[ITEM] = None if held is None else held["id"]
+item_id: int | None = st.session_state[ITEM]
+shown = None if item_id is None else review.item(conn, item_id, visible)
+
+st.button(
+    "Next item" if shown else "Claim next", key="review_next", shortcut="N", type="primary",
+    on_click=_claim_next, disabled=not labelable,
+    args=(viewer, labelable, filters, shown["id"] if shown else None),
+    help="The highest-priority item nobody holds: regression items worst score first, then "
+    "the audit sample. It is yours for the lease; an unlabeled item goes back when you move on.",
+)  # fmt: skip
+st.caption(f"{len(pending)} pending item(s) in this view")
+if shown:
+    _item(viewer, shown)
+elif pending:
+    st.dataframe(
+        pd.DataFrame(pending, columns=["id", "app", "evaluator", "score", "reason", "trace_id",
+                                       "claimed_by"]),
+        hide_index=True,
+    )  # fmt: skip
 else:
-    st.dataframe(
-        pd.DataFrame(pending, columns=["id", "app", "evaluator", "score", "reason", "trace_id"]),
-        hide_index=True,
-    )
-    by_id = {item["id"]: item for item in pending}
-    item = by_id[
-        st.selectbox(
-            "Item", list(by_id), format_func=lambda i: _item_label(by_id[i]), key="review_item"
-        )
-    ]
-    trace = traces.load_traces(conn, [item["trace_id"]])[0]
-
-    st.markdown("**Question**")
-    st.text(trace.input or "(no input recorded)")
-    st.markdown(f"**Retrieved contexts** ({len(trace.retrievals)})")
-    for chunk in sorted(trace.retrievals, key=lambda c: c.rank or 0):
-        with st.expander(f"#{chunk.rank} {chunk.document_id or ''}".strip()):
-            st.text(chunk.content)
-    st.markdown("**Answer**")
-    st.text(trace.output or "(no output recorded)")
-    st.markdown("**Scores**")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {**row, "unit": (row["metadata"] or {}).get("unit")}
-                for row in scores.scores_for_trace(conn, trace.id)
-            ],
-            columns=[
-                "evaluator",
-                "evaluator_version",
-                "status",
-                "value",
-                "label",
-                "measure",
-                "unit",
-                "explanation",
-            ],
-        ),
-        hide_index=True,
-    )
-
-    with st.form("review_form", clear_on_submit=False):
-        st.radio("Label", review.LABELS, key="review_label", horizontal=True)
-        st.text_area("Note", key="review_note")
-        st.text_input("Reviewer (your name)", key="review_reviewer")
-        st.form_submit_button(
-            "Save label", key="review_submit", on_click=_submit, args=(item["id"],)
-        )
+    st.info("Nothing to review: the queue fills with the worst traces of each regression.")
 
 if st.toggle("Show labeled items", key="review_show_labeled"):
-    labeled = review.list_items(conn, status="labeled")
+    labeled = review.list_items(conn, status="labeled", apps=visible, filters=filters)
     st.dataframe(
-        pd.DataFrame(
-            labeled,
-            columns=[
-                "id",
-                "trace_id",
-                "evaluator",
-                "score",
-                "label",
-                "reviewer",
-                "labeled_at",
-                "note",
-            ],
-        ),
+        pd.DataFrame(labeled, columns=["id", "trace_id", "evaluator", "score", "label",
+                                       "reviewer", "labeled_at", "note"]),
         hide_index=True,
-    )
+    )  # fmt: skip
+    if labeled:
+        again = st.selectbox("Open a labeled item (to relabel it)", [r["id"] for r in labeled],
+                             key="review_open")  # fmt: skip
+        st.button("Open", key="review_open_button", on_click=_show_item, args=(again,))

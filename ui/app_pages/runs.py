@@ -5,18 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui import access
 from ui.data import connection
 from vigil.store import runs
 
+viewer = access.current()
 conn = connection()
 st.title("Evaluation runs")
 
-recent = runs.recent_runs(conn, limit=50)
+recent = runs.recent_runs(conn, limit=50, apps=viewer.app_list())
 if not recent:
     st.info("No evaluation runs yet. A run appears here as soon as the evaluation flow starts.")
     st.stop()
 
 table = pd.DataFrame(recent)
+table["app"] = table["app"].fillna("(every app)")
 table["progress"] = [
     r["traces_done"] / r["traces_total"] if r["traces_total"] else 0.0 for r in recent
 ]

@@ -65,7 +65,8 @@ def record(conn: Conn, reg: Regression, run_id: int | None) -> int:
     for sql in (
         f"UPDATE regressions SET {_STATS} WHERE {_KEY} AND status <> 'resolved' RETURNING id",
         f"""UPDATE regressions SET {_STATS}, status = 'open', reopened = reopened + 1,
-                resolved_at = NULL, acknowledged_by = NULL, acknowledged_at = NULL
+                resolved_at = NULL, resolved_by = NULL, acknowledged_by = NULL,
+                acknowledged_at = NULL
             WHERE id = (SELECT id FROM regressions WHERE {_KEY} AND status = 'resolved'
                         ORDER BY last_seen DESC LIMIT 1) RETURNING id""",
         """INSERT INTO regressions (app, metric, evaluator, evaluator_version, segment,
@@ -110,8 +111,14 @@ def note_clean_window(
 
 
 def list_regressions(
-    conn: Conn, *, app: str | None = None, status: str | None = None, limit: int = 200
+    conn: Conn,
+    *,
+    app: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
+    apps: list[str] | None = None,
 ) -> list[dict]:
+    """Newest first. ``apps`` limits the list to those apps (None: every app)."""
     if status is not None and status not in STATUSES:
         raise VigilError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
     return conn.execute(
@@ -121,14 +128,20 @@ def list_regressions(
         FROM regressions r
         WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
           AND (%(app)s::text IS NULL OR r.app = %(app)s)
+          AND (%(apps)s::text[] IS NULL OR r.app = ANY(%(apps)s))
         ORDER BY r.last_seen DESC, r.id DESC LIMIT %(limit)s
         """,
-        {"status": status, "app": app, "limit": limit},
+        {"status": status, "app": app, "apps": apps, "limit": limit},
     ).fetchall()
 
 
-def get_regression(conn: Conn, regression_id: int) -> dict:
-    row = conn.execute("SELECT * FROM regressions WHERE id = %s", (regression_id,)).fetchone()
+def get_regression(conn: Conn, regression_id: int, apps: list[str] | None = None) -> dict:
+    """One regression; with ``apps``, only if it belongs to one of them (the same error
+    otherwise, so that a link does not tell whether another app's regression exists)."""
+    row = conn.execute(
+        "SELECT * FROM regressions WHERE id = %s AND (%s::text[] IS NULL OR app = ANY(%s))",
+        (regression_id, apps, apps),
+    ).fetchone()
     if row is None:
         raise VigilError(
             f"no regression #{regression_id}; `vigil regressions` lists them with their ids"
@@ -136,23 +149,50 @@ def get_regression(conn: Conn, regression_id: int) -> dict:
     return row
 
 
+def example_traces(conn: Conn, regression_id: int, limit: int = 10) -> list[dict]:
+    """Traces that show the regression: the ones queued for review because of it, worst
+    score first (with the review's status)."""
+    return conn.execute(
+        """
+        SELECT i.trace_id, i.score, i.status AS review, t.start_time,
+               left(t.input, 200) AS input
+        FROM review_items i JOIN traces t ON t.id = i.trace_id
+        WHERE i.regression_id = %s
+        ORDER BY i.score ASC NULLS LAST, t.start_time DESC, i.trace_id LIMIT %s
+        """,
+        (regression_id, limit),
+    ).fetchall()
+
+
+def _who(by: str) -> str:
+    if not by.strip():
+        raise VigilError("acknowledging or resolving needs a name: --by NAME")
+    return by.strip()
+
+
 def acknowledge(conn: Conn, regression_id: int, by: str) -> None:
     """Someone has seen it: it stays until it resolves, and reopens if it comes back."""
-    if not by.strip():
-        raise VigilError("acknowledging needs a name: --by NAME")
+    by = _who(by)
     get_regression(conn, regression_id)
     conn.execute(
         "UPDATE regressions SET status = 'acknowledged', acknowledged_by = %s,"
         " acknowledged_at = now(), updated_at = now() WHERE id = %s AND status = 'open'",
-        (by.strip(), regression_id),
+        (by, regression_id),
     )
 
 
-def set_regression_status(conn: Conn, regression_id: int, status: str) -> None:
+def set_regression_status(conn: Conn, regression_id: int, status: str, by: str) -> None:
+    """A person sets the status; acknowledging and resolving record who and when."""
     if status not in STATUSES:
         raise VigilError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+    if status == "acknowledged":
+        acknowledge(conn, regression_id, by)
+        return
+    by = _who(by)
+    get_regression(conn, regression_id)
     conn.execute(
-        "UPDATE regressions SET status = %s, updated_at = now(),"
-        " resolved_at = CASE WHEN %s = 'resolved' THEN now() END WHERE id = %s",
-        (status, status, regression_id),
+        "UPDATE regressions SET status = %(status)s, updated_at = now(),"
+        " resolved_at = CASE WHEN %(status)s = 'resolved' THEN now() END,"
+        " resolved_by = CASE WHEN %(status)s = 'resolved' THEN %(by)s END WHERE id = %(id)s",
+        {"status": status, "by": by, "id": regression_id},
     )
