@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from vigil.alerts import Alert, AlertsFile, load_alerts
 from vigil.db.types import Conn
@@ -51,6 +52,8 @@ def regression_alert(row: dict[str, Any], settings: Settings,
     run = row.get("flow_run_id") or flow_run_id
     if run:
         links["prefect run"] = f"{settings.prefect_ui}/runs/flow-run/{run}"
+    if row.get("example_trace"):
+        links["worst trace"] = f"{settings.ui_address}/traces?trace={quote(row['example_trace'])}"
     return Alert(
         kind="regression",
         key=f"vigil-regression-{row['id']}",

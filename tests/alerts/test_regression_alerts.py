@@ -55,6 +55,13 @@ def test_one_trigger_with_the_cause_then_no_page_on_update_then_one_resolve(
     assert page["payload"]["severity"] == "error" and page["payload"]["source"] == "vigil/shop"
     assert any(link["href"].endswith(f"/regressions?regression={main['id']}")
                for link in page["links"])  # fmt: skip
+    worst = conn.execute(
+        "SELECT trace_id FROM review_items WHERE regression_id = %s"
+        " ORDER BY score ASC NULLS LAST, id LIMIT 1", (main["id"],),
+    ).fetchone()["trace_id"]  # fmt: skip
+    assert {"href": f"http://127.0.0.1:8501/traces?trace={worst}", "text": "worst trace"} in (
+        page["links"]
+    )
     assert len(rec.to("/slack")) == len(reg) and len(rec.to("/hook")) == len(reg)
     assert rec.to("/hook")[0].headers["Authorization"] == "Bearer s3cret"
 

@@ -203,12 +203,15 @@ def notices(conn: Conn, *, source_key: str | None = None, destination: str | Non
     ).fetchall()
 
 
-_REGRESSION = """SELECT r.*, e.flow_run_id FROM regressions r
-                 LEFT JOIN eval_runs e ON e.id = r.run_id"""
+_REGRESSION = """SELECT r.*, e.flow_run_id,
+                   (SELECT i.trace_id FROM review_items i WHERE i.regression_id = r.id
+                    ORDER BY i.score ASC NULLS LAST, i.id LIMIT 1) AS example_trace
+                 FROM regressions r LEFT JOIN eval_runs e ON e.id = r.run_id"""
 
 
 def regressions_unresolved(conn: Conn) -> list[dict[str, Any]]:
-    """Open and acknowledged regressions, with the Prefect run that last saw each."""
+    """Open and acknowledged regressions, with the Prefect run that last saw each and
+    the worst trace they queued for review."""
     return conn.execute(f"{_REGRESSION} WHERE r.status <> 'resolved' ORDER BY r.id").fetchall()
 
 
