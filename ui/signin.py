@@ -45,6 +45,19 @@ def gate() -> Viewer:
     raise AssertionError("st.stop() returned")  # for the type checker
 
 
+def acting() -> Viewer | None:
+    """The viewer to check and record a write with, as the users table says now, or None
+    when signed out, disabled or removed. Streamlit runs a widget's callback before the
+    script, so before the gate re-reads the user: a callback must not trust the viewer of
+    the previous run (it may have been disabled, downgraded or lost a grant since)."""
+    viewer = st.session_state.get(SESSION_KEY)
+    if not isinstance(viewer, Viewer):
+        return None
+    if SIGNED_IN_AS not in st.session_state:
+        return viewer  # a session set up by the page tests' helper, not by the sign-in form
+    return _refresh(st.session_state[SIGNED_IN_AS])
+
+
 def _refresh(name: str) -> Viewer | None:
     """The viewer from the user's current row; signs out a removed or disabled user."""
     try:

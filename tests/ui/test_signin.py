@@ -133,6 +133,34 @@ def test_a_disabled_user_is_refused_and_signed_out(conn: psycopg.Connection) -> 
     only_the_form(at)
 
 
+def test_a_user_disabled_or_revoked_after_the_page_loaded_cannot_act(
+    conn: psycopg.Connection,
+) -> None:
+    """Streamlit runs a button's callback before the gate re-reads the user: the callback
+    checks the users table itself."""
+    granted = seed(conn)
+    add(conn, "rita", "reviewer", apps=("support-bot",))
+    add(conn, "ana", "admin")
+    at = submit(fresh().run(), "rita", PASSWORD)
+    at.switch_page("app_pages/regressions.py").run()
+    with conn.transaction():
+        users.revoke(conn, "rita", "support-bot", by="ana")
+    at.button(key="regression_ack").click().run()
+    row = conn.execute("SELECT status FROM regressions WHERE id = %s", (granted,)).fetchone()
+    assert row == {"status": "open"}
+
+    with conn.transaction():
+        users.grant(conn, "rita", "support-bot", by="ana")
+    at = submit(fresh().run(), "rita", PASSWORD)
+    at.switch_page("app_pages/regressions.py").run()
+    with conn.transaction():
+        users.set_disabled(conn, "rita", True, by="ana")
+    at.button(key="regression_ack").click().run()
+    row = conn.execute("SELECT status FROM regressions WHERE id = %s", (granted,)).fetchone()
+    assert row == {"status": "open"}
+    only_the_form(at)
+
+
 def test_a_reviewer_sees_only_the_granted_app(conn: psycopg.Connection) -> None:
     granted = seed(conn)
     hidden = seed_other_app(conn, granted)

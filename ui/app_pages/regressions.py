@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from ui import access
+from ui import access, signin
 from ui.access import Viewer
 from ui.data import connection
 from vigil.errors import VigilError
@@ -54,8 +54,9 @@ def _linked(value: str | None, by_id: dict[int, dict[str, Any]], viewer: Viewer)
     return int(value)
 
 
-def _set_status(reg: dict[str, Any], status: str, viewer: Viewer) -> None:
-    if not viewer.can_label(reg["app"]):  # the buttons are not shown then; checked again
+def _set_status(reg: dict[str, Any], status: str) -> None:
+    viewer = signin.acting()  # as the users table says now, not as of the last run
+    if viewer is None or not viewer.can_label(reg["app"]):  # the buttons are hidden then
         st.session_state[FLASH] = f"Only reviewers of {reg['app']} can do that."
         return
     regressions.set_regression_status(connection(), reg["id"], status, by=viewer.name)
@@ -216,12 +217,12 @@ ack.button(
     key="regression_ack",
     disabled=reg["status"] != "open",
     on_click=_set_status,
-    args=(reg, "acknowledged", viewer),
+    args=(reg, "acknowledged"),
 )
 resolve.button(
     "Resolve",
     key="regression_resolve",
     disabled=reg["status"] == "resolved",
     on_click=_set_status,
-    args=(reg, "resolved", viewer),
+    args=(reg, "resolved"),
 )
