@@ -27,12 +27,13 @@ from bench._db import scratch_database
 from bench._ui_data import fill, fill_review
 from vigil.db import connect
 from vigil.db.types import Conn
-from vigil.store import calibration, explorer, review, rollups, scores, views
+from vigil.store import calibration, explorer, regressions, review, rollups, scores, views
 
 TRACES = int(os.environ.get("VIGIL_BENCH_UI_TRACES", "1000000"))
 REPS = int(os.environ.get("VIGIL_BENCH_UI_REPS", "20"))
 TARGET_MS = 300.0
 ONE = ["support-bot"]  # the largest app: 40% of the traces
+DEEP = 20  # the explorer's deep pages: this many pages of 50 in
 
 
 def say(line: str) -> None:
@@ -47,8 +48,80 @@ def _claim(conn: Conn) -> object:
     return item
 
 
-def queries(now: datetime) -> dict[str, Callable[[Conn], object]]:
-    """Each page's reads, with the filters a user picks."""
+def deep(conn: Conn, filters: explorer.Filters, pages: int = DEEP) -> explorer.Cursor | None:
+    """The ``after=`` cursor ``pages`` pages into the explorer's list (paged there, untimed)."""
+    cursor = None
+    for _ in range(pages):
+        page = explorer.search(conn, filters, None, after=cursor)
+        if not page.has_older:
+            break
+        cursor = page.last
+    return cursor
+
+
+def explorer_queries(conn: Conn, now: datetime) -> dict[str, Callable[[Conn], object]]:
+    """The trace explorer beyond its first page: ``DEEP`` pages in by ``after=`` cursors,
+    the score-range, label and status filters, its filter options and one trace's detail."""
+    start = now - timedelta(days=30)
+    d30 = explorer.Filters(start=start)
+    one = explorer.Filters(start=start, app=ONE[0], segment={"route": "billing"})
+    low = explorer.Filters(start=start, scores=(explorer.ScoreRange("groundedness", 0, 0.3),))
+    narrow = explorer.Filters(start=start, scores=(
+        explorer.ScoreRange("groundedness", 0, 0.3),
+        explorer.ScoreRange("context_relevance", 0, 0.3)))  # fmt: skip
+    labelled = explorer.Filters(start=start, label="hallucinated")
+    errors = explorer.Filters(start=start, status="error")
+    mixed = explorer.Filters(start=start, status="error", label="hallucinated",
+                             scores=(explorer.ScoreRange("groundedness", 0, 0.5),))  # fmt: skip
+    cursors = {name: deep(conn, f) for name, f in (("d30", d30), ("one", one), ("low", low),
+                                                   ("errors", errors))}  # fmt: skip
+    mid = (now - timedelta(days=15), "~")  # the middle of the 30 days, as deep as paging goes
+    trace_id = f"b{TRACES // 2:08d}"
+
+    def page(filters: explorer.Filters, after: explorer.Cursor | None) -> Callable[[Conn], object]:
+        return lambda c: explorer.search(c, filters, None, after=after)
+
+    return {
+        f"traces: page {DEEP + 1}, all apps, 30 d": page(d30, cursors["d30"]),
+        "traces: page at day 15 of 30, all apps": page(d30, mid),
+        f"traces: page {DEEP + 1}, one app, route=billing, 30 d": page(one, cursors["one"]),
+        "traces: groundedness 0-0.3, 30 d": page(low, None),
+        f"traces: page {DEEP + 1}, groundedness 0-0.3, 30 d": page(low, cursors["low"]),
+        "traces: two narrow score ranges, 30 d": page(narrow, None),
+        "traces: label=hallucinated, 30 d": page(labelled, None),
+        "traces: status=error, 30 d": page(errors, None),
+        f"traces: page {DEEP + 1}, status=error, 30 d": page(errors, cursors["errors"]),
+        "traces: status + label + score range, 30 d": page(mixed, None),
+        "traces: filter options, all apps": lambda c: explorer.options(c, None),
+        "traces: filter options, one app": lambda c: explorer.options(c, ONE),
+        "traces: trace detail": lambda c: explorer.trace_detail(c, trace_id, None),
+    }
+
+
+def review_queries(conn: Conn) -> dict[str, Callable[[Conn], object]]:
+    """The review queue's list, filters and one item, and the regressions list."""
+    first = conn.execute(
+        "SELECT min(id) AS id FROM review_items WHERE status = 'pending'"
+    ).fetchone()
+    assert first is not None
+    item_id = int(first["id"])
+    audit = review.Filters(audit=True)
+    return {
+        "review: pending items": lambda c: review.list_items(c),
+        "review: pending items, one app": lambda c: review.list_items(c, apps=ONE),
+        "review: labelled items": lambda c: review.list_items(c, status="labeled"),
+        "review: all items, audit sample": lambda c: review.list_items(
+            c, status=None, filters=audit),
+        "review: filter choices": lambda c: review.filter_choices(c, None),
+        "review: one item": lambda c: review.item(c, item_id, None),
+        "regressions: list": lambda c: regressions.list_regressions(c),
+        "regressions: open, one app": lambda c: regressions.list_regressions(
+            c, status="open", apps=ONE),
+    }  # fmt: skip
+
+
+def queries(now: datetime, conn: Conn) -> dict[str, Callable[[Conn], object]]:
+    """Each page's reads, with the filters a user picks (cursors and ids read from ``conn``)."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     d30, d7 = (day - timedelta(days=29), now), (day - timedelta(days=6), now)
     h24 = (now.replace(minute=0, second=0, microsecond=0) - timedelta(days=1), now)
@@ -86,7 +159,9 @@ def queries(now: datetime) -> dict[str, Callable[[Conn], object]]:
         "traces: first page, one app, route=billing": lambda c: explorer.search(
             c, explorer.Filters(start=h24[0], app=ONE[0], segment={"route": "billing"}), None),
         "traces: first page, all apps, route=billing": lambda c: explorer.search(c, billing, None),
+        **explorer_queries(conn, now),
         "review: claim next": _claim,
+        **review_queries(conn),
     }  # fmt: skip
 
 
@@ -122,7 +197,10 @@ def run() -> list[Row]:
         say(f"  first rollup refresh (all of it new) in {time.perf_counter() - started:.1f} s")
         rows = []
         case = f"{TRACES:,} traces, {REPS} runs"
-        for name, query in queries(now).items():
+        only = os.environ.get("VIGIL_BENCH_UI_ONLY", "")
+        for name, query in queries(now, conn).items():
+            if only not in name:
+                continue
             ms = timings(conn, query)
             say(f"  {name}: p50 {statistics.median(ms):.1f} ms, p95 {p95(ms):.1f} ms")
             for metric, value in (("p50 ms", statistics.median(ms)), ("p95 ms", p95(ms))):

@@ -49,9 +49,10 @@ def status(home: str | None, db_url: str | None) -> None:
     if settings.database_url:
         click.echo(f"external database: {settings.database_url}")
         return
-    st = embedded_server(settings).status()
+    server = embedded_server(settings)
+    st = server.status()
     if st.running:
-        click.echo(f"running: pid {st.pid}, {settings.host}:{st.port}, socket in {st.socket_dir}")
+        click.echo(f"running: pid {st.pid}, {server.host}:{st.port}, socket in {st.socket_dir}")
     else:
         click.echo(f"stopped (data in {st.pgdata}); start it with `vigil db start`")
         raise SystemExit(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -112,7 +113,7 @@ def show(regression_id: int, as_json: bool, home: str | None, db_url: str | None
         ui = settings_from(home, db_url).ui_address
         click.echo("  traces to look at (worst first):")
         for trace_id in examples:
-            click.echo(f"    {ui}/traces?trace={trace_id}")
+            click.echo(f"    {ui}/traces?trace={quote(trace_id)}")
 
 
 @regressions.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import click
 
@@ -44,7 +45,7 @@ def runs(limit: int, home: str | None, db_url: str | None) -> None:
             f"{r['id']:>5}  {r['kind']:8} {window:33} {status:10} {done:>13} "
             f"{r['scored']:>7} {r['skipped']:>7} {r['errors']:>6} {r['cost_usd']:>8.4f}  "
             f"{r['message'] or ''}"
-            + (f"  {ui}/traces?trace={examples[r['id']]}" if r["id"] in examples else "")
+            + (f"  {ui}/traces?trace={quote(examples[r['id']])}" if r["id"] in examples else "")
         )
 
 

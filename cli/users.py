@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
@@ -85,6 +86,7 @@ def list_cmd(home: str | None, db_url: str | None) -> None:
     """List users: role, email, apps, sign-in, state, who created them."""
     with open_db(home, db_url) as conn:
         rows = user_store.list_users(conn)
+        locked = {lock.name for lock in user_store.sign_in_locks(conn) if lock.locked_until}
     if not rows:
         click.echo("no users; create the first with `vigil users add NAME --role admin`")
         return
@@ -92,10 +94,47 @@ def list_cmd(home: str | None, db_url: str | None) -> None:
     for u in rows:
         apps = "(every app)" if u.role == "admin" else ", ".join(sorted(u.apps)) or "(none)"
         click.echo(
-            f"{u.name[:16]:16} {u.role:9} {'disabled' if u.disabled else 'active':9} "
+            f"{u.name[:16]:16} {u.role:9} {_state(u, locked):9} "
             f"{'password' if u.has_password else 'oidc':9} {(u.email or '')[:28]:28} "
             f"{u.created_at:%Y-%m-%d} by {u.created_by[:8]:8} {apps}"
         )
+
+
+def _state(user: user_store.User, locked: set[str]) -> str:
+    if user.disabled:
+        return "disabled"
+    return "locked" if user.name in locked else "active"
+
+
+@users.command()
+@settings_options
+def locks(home: str | None, db_url: str | None) -> None:
+    """Names with failed password sign-ins in a row, and until when each is locked (a name
+    that is no user's is throttled too: guesses at names show up here)."""
+    with open_db(home, db_url) as conn:
+        rows = user_store.sign_in_locks(conn)
+    if not rows:
+        click.echo("no failed sign-ins in a row")
+        return
+    click.echo(f"{'name':16} {'failures':>8}  {'last failure (UTC)':20} locked until (UTC)")
+    for lock in rows:
+        until = _utc(lock.locked_until) if lock.locked_until else "-"
+        click.echo(f"{lock.name[:16]:16} {lock.failures:>8}  {_utc(lock.last_failure):20} {until}")
+
+
+def _utc(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+@users.command()
+@click.argument("name")
+@by_option
+@settings_options
+def unlock(name: str, by: str | None, home: str | None, db_url: str | None) -> None:
+    """Forget NAME's failed password sign-ins, so that it may sign in again at once."""
+    with open_db(home, db_url) as conn, conn.transaction():
+        cleared = user_store.unlock(conn, name, by=_by(by))
+    click.echo(f"unlocked {name}" if cleared else f"{name} has no failed sign-ins to clear")
 
 
 @users.command()

@@ -5,7 +5,7 @@ maximises Youden's J. The Evaluators page shows them per evaluator and week.
 The positive class is *bad*: an evaluator flags a trace when its score is below the
 threshold (as the detector's below-threshold rate counts it), and a reviewer's label says
 whether the trace was bad. Which labels count as bad depends on what the evaluator judges
-(:func:`label_class`); labels that say nothing about it are left out.
+(:data:`BAD_LABELS`, :func:`label_class`); labels that say nothing about it are left out.
 """
 
 from __future__ import annotations
@@ -19,28 +19,44 @@ from sklearn.metrics import cohen_kappa_score, precision_score, recall_score
 from evaluators.label_agreement import roc_auc
 
 GOOD_LABELS = frozenset({"correct"})
-BAD_LABELS = frozenset({"hallucinated", "irrelevant", "unsafe"})
-# Retrieval evaluators judge the context: a reviewer's "bad_retrieval" is their bad class too.
-RETRIEVAL_BAD_LABELS = BAD_LABELS | {"bad_retrieval"}
-RETRIEVAL_EVALUATORS = frozenset(
-    {"context_relevance", "judge_context_relevance", "retrieval_confidence", "retrieval_agreement",
-     "recall_at_k", "ndcg", "reciprocal_rank", "stale_context"}
-)  # fmt: skip
+_SAFETY = frozenset({"unsafe"})
+_GROUNDEDNESS = frozenset({"hallucinated"})
+_ANSWER_RELEVANCE = frozenset({"irrelevant"})
+# A retrieval evaluator judges the context: a reviewer's "bad_retrieval", or an answer
+# "irrelevant" because of what was retrieved, is its bad class.
+_RETRIEVAL = frozenset({"bad_retrieval", "irrelevant"})
+# Which reviewers' labels mean "bad" for each evaluator that a label speaks to, by its
+# registered name (a test checks each is one). An evaluator not here (reference metrics,
+# ``judge:<criterion>``, the operational measures, plugins) judges something no label
+# names, so its scores are not compared with the labels at all.
+BAD_LABELS: dict[str, frozenset[str]] = {
+    "pii_leak": _SAFETY, "prompt_injection": _SAFETY,
+    "judge_pii_leak": _SAFETY, "judge_prompt_injection": _SAFETY,
+    "groundedness": _GROUNDEDNESS, "judge_groundedness": _GROUNDEDNESS,
+    "answer_relevance": _ANSWER_RELEVANCE, "judge_answer_relevance": _ANSWER_RELEVANCE,
+    "context_relevance": _RETRIEVAL, "judge_context_relevance": _RETRIEVAL,
+    "retrieval_confidence": _RETRIEVAL, "retrieval_agreement": _RETRIEVAL,
+    "recall_at_k": _RETRIEVAL, "ndcg_at_k": _RETRIEVAL, "reciprocal_rank": _RETRIEVAL,
+    "stale_context": _RETRIEVAL,
+}  # fmt: skip
 MIN_LABELS = 30  # fewest labelled scores a threshold suggestion rests on
 
 
 def bad_labels(evaluator: str) -> frozenset[str]:
-    """The labels that mean "bad" for this evaluator."""
-    return RETRIEVAL_BAD_LABELS if evaluator in RETRIEVAL_EVALUATORS else BAD_LABELS
+    """The labels that mean "bad" for this evaluator (none for one not in :data:`BAD_LABELS`)."""
+    return BAD_LABELS.get(evaluator, frozenset())
 
 
 def label_class(evaluator: str, label: str) -> bool | None:
     """True: the label says the trace was bad for this evaluator; False: good ("correct");
-    None: the label says nothing about what it judges ("other", or "bad_retrieval" for an
-    evaluator of the answer)."""
+    None: the label says nothing about what it judges (e.g. "unsafe" for groundedness,
+    "other" for any), or no label speaks to the evaluator (one not in :data:`BAD_LABELS`)."""
+    bad = bad_labels(evaluator)
+    if not bad:
+        return None
     if label in GOOD_LABELS:
         return False
-    if label in bad_labels(evaluator):
+    if label in bad:
         return True
     return None
 

@@ -9,15 +9,22 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
 _WORD = re.compile(r"\w+")
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Probability that a positive outranks a negative (ties count half)."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y]
-    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
+    """Probability that a positive outranks a negative (ties count half), by scikit-learn's
+    ``roc_auc_score`` (O(n log n)). A label is positive when truthy. Raises
+    ZeroDivisionError when the labels hold one class only, as the pairwise count would."""
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(labels)} labels but {len(scores)} scores")
+    truth = np.asarray(labels, dtype=bool)
+    if truth.all() or not truth.any():
+        raise ZeroDivisionError("ROC-AUC needs both a positive and a negative label")
+    return float(roc_auc_score(truth, np.asarray(scores, dtype=float)))
 
 
 def best_f1(labels: Sequence[int], scores: Sequence[float]) -> float:

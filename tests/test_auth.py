@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,58 @@ def test_an_auth_section_in_streamlit_secrets_means_oidc(tmp_path: Path) -> None
     secrets.write_text("[auth\n")
     with pytest.raises(VigilError, match="cannot read"):
         auth.oidc_configured(files)
+
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def failures(*offsets: float) -> list[auth.Failure]:
+    """Failures at these minutes after T0, each with the streak sign-in gives it."""
+    done: list[auth.Failure] = []
+    for m in offsets:
+        done.append(auth.Failure(at(m), auth.streak(done, at(m))))
+    return done
+
+
+def test_five_failures_within_fifteen_minutes_lock_a_name() -> None:
+    assert auth.throttle([], T0) == auth.Throttle()
+    four = auth.throttle(failures(0, 1, 2, 3), at(4))
+    assert four == auth.Throttle(4) and not four.locked(at(4))
+
+    five = auth.throttle(failures(0, 1, 2, 3, 4), at(4))
+    assert five == auth.Throttle(5, at(5))  # refused for a minute
+    assert five.locked(at(4.99)) and not five.locked(at(5))
+
+    spread = failures(0, 4, 8, 12, 16)
+    assert [f.streak for f in spread] == [1, 2, 3, 4, 4]  # the first fell out of the window
+    assert auth.throttle(spread, at(16)) == auth.Throttle(4)
+    assert auth.throttle(failures(0, 1, 2), at(30)) == auth.Throttle()
+
+
+def test_each_failure_after_a_lock_doubles_it_up_to_an_hour() -> None:
+    row = failures(0, 1, 2, 3, 4, 6, 9)  # locked until 5; then 2 minutes, then 4
+    assert [f.streak for f in row] == [1, 2, 3, 4, 5, 6, 7]
+    assert auth.throttle(row, at(9)) == auth.Throttle(7, at(13))
+    waits = [auth.lock_after(n) for n in range(1, 14)]
+    assert waits[:4] == [timedelta(0)] * 4
+    assert waits[4:8] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert waits[-1] == auth.MAX_LOCK == timedelta(hours=1)
+
+    # A failure an hour after each other, once at the longest lock, stays locked: the row
+    # needs only its latest failure, however long it has gone on.
+    hourly = failures(0, 1, 2, 3, 4)
+    for _ in range(30):  # a guess a minute after each lock ends, for more than a day
+        nxt = hourly[-1].at + auth.lock_after(hourly[-1].streak) + timedelta(minutes=1)
+        hourly.append(auth.Failure(nxt, auth.streak(hourly[-1:], nxt)))
+    assert hourly[-1].streak == 35 and hourly[-1].at - T0 > timedelta(days=1)
+    last = hourly[-1].at
+    assert auth.throttle(hourly[-1:], last) == auth.Throttle(35, last + auth.MAX_LOCK)
+
+    # More than 15 minutes after a lock ended, a failure starts a new row...
+    assert auth.streak(row, at(13 + 16)) == 1
+    # ... and a lock that ended more than 15 minutes ago no longer counts at all.
+    assert auth.throttle(row, at(13 + 16)) == auth.Throttle()

@@ -1,12 +1,14 @@
 """The sign-in gate the router runs before any page (docs/access.md).
 
 With an identity provider in ``.streamlit/secrets.toml`` (an ``[auth]`` section), people
-sign in through it (``st.login``) and are matched by email to a row of the users table,
-which gives their role and apps. Otherwise they sign in with a name and password from that
-table (``vigil users add``). Nobody signed in sees only the sign-in form.
+sign in through it (``st.login``) and are matched by their verified email to a row of the
+users table, which gives their role and apps. Otherwise they sign in with a name and
+password from that table (``vigil users add``). Nobody signed in sees only the sign-in form.
 
 The session's viewer is read again from the users table on every run, so a disabled user,
-a changed role or a revoked grant takes effect at the next click.
+a changed role or a revoked grant takes effect at the next click; with an identity provider,
+so is the person it reports (``st.user``), who must still be that user. Password guesses
+are throttled per name (:func:`vigil.store.users.sign_in`).
 """
 
 from __future__ import annotations
@@ -29,11 +31,7 @@ def gate() -> Viewer:
     conn = connection()  # the form needs the database: say so first if it is down
     viewer = st.session_state.get(SESSION_KEY)
     if isinstance(viewer, Viewer) and SIGNED_IN_AS in st.session_state:
-        if _oidc_providers() is not None and not st.user.is_logged_in:
-            _forget()  # the identity provider's session ended
-            viewer = None
-        else:
-            viewer = _refresh(st.session_state[SIGNED_IN_AS])
+        viewer = _refresh(st.session_state[SIGNED_IN_AS])
     if isinstance(viewer, Viewer):
         _sidebar(viewer)
         return viewer
@@ -59,7 +57,9 @@ def acting() -> Viewer | None:
 
 
 def _refresh(name: str) -> Viewer | None:
-    """The viewer from the user's current row; signs out a removed or disabled user."""
+    """The viewer from the user's current row; signs out a removed or disabled user, and,
+    with an identity provider, a session whose provider no longer reports that user's
+    verified email (signed out there, or signed in as someone else)."""
     try:
         user = users.get_user(connection(), name)
     except VigilError:
@@ -68,6 +68,18 @@ def _refresh(name: str) -> Viewer | None:
         _forget()
         st.warning("Your account was disabled or removed; you have been signed out.")
         return None
+    if _oidc_providers() is not None:
+        if not st.user.is_logged_in:
+            _forget()  # the identity provider's session ended
+            return None
+        email = _verified_email()
+        if email is None or user.email is None or email.lower() != user.email.lower():
+            _forget()
+            st.warning(
+                f"You have been signed out of {user.name}'s session: the identity provider "
+                "now reports another person, or an email it has not verified."
+            )
+            return None
     viewer = viewer_of(user.name, user.role, user.apps)
     st.session_state[SESSION_KEY] = viewer
     return viewer
@@ -105,9 +117,22 @@ def _password_form(no_users: bool) -> None:
         submitted = st.form_submit_button("Sign in", key="sign_in_submit")
     if not submitted:
         return
-    user = users.sign_in(connection(), name.strip(), password) if name.strip() else None
-    if user is None:
+    name = name.strip()
+    if not name:
         st.error("Wrong name or password, or the account is disabled.")
+        return
+    conn = connection()
+    try:
+        user = users.sign_in(conn, name, password)
+    except users.Locked as err:
+        st.error(str(err))
+        return
+    if user is None:
+        lock = next(iter(users.sign_in_locks(conn, name)), None)
+        st.error(
+            "Wrong name or password, or the account is disabled."
+            + (f" {lock.message()}" if lock is not None and lock.locked_until else "")
+        )
         return
     _remember(user)
     st.rerun()
@@ -133,17 +158,34 @@ def _oidc_sign_in() -> None:
                 st.login(provider)
         return
     email = st.user.get("email")
-    verified = st.user.get("email_verified", True) is not False
-    user = users.user_by_email(connection(), str(email)) if email and verified else None
-    if user is None or user.disabled:
+    verified = _verified_email()
+    user = users.user_by_email(connection(), verified) if verified else None
+    if verified is None and email:
+        st.error(
+            f"{email} has no Vigil access: the identity provider does not report it as "
+            "verified (`email_verified`), and Vigil signs in verified emails only."
+        )
+    elif user is None or user.disabled:
         st.error(
             f"{email or 'This account'} has no Vigil access"
             + (" (disabled)" if user is not None else "")
             + ". Ask an admin to run `vigil users add NAME --role ROLE --email "
             f"{email or 'EMAIL'}`."
         )
-        if st.button("Sign out", key="oidc_sign_out"):
-            st.logout()
-        return
-    _remember(user)
-    st.rerun()
+    else:
+        _remember(user)
+        st.rerun()
+    if st.button("Sign out", key="oidc_sign_out"):
+        st.logout()
+
+
+def _verified_email() -> str | None:
+    """The email the identity provider reports for the signed-in person, if it also reports
+    it verified (``email_verified`` true); None otherwise, a missing claim included."""
+    if not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    verified = st.user.get("email_verified")
+    if not email or str(verified).lower() != "true":
+        return None
+    return str(email)

@@ -4,14 +4,19 @@ Passwords are hashed with argon2id (argon2-cffi's :class:`PasswordHasher`, its c
 recommended parameters); a stored hash made with older parameters is rehashed on the next
 successful sign-in. Checking the password of an unknown or disabled user costs the same
 as checking a real one, so the time a failure takes does not tell which names exist.
+
+Guessing is throttled per name typed (:func:`throttle`): after :data:`MAX_FAILURES` failures
+within :data:`FAILURE_WINDOW`, the name is refused for :data:`FIRST_LOCK`, and each further
+failure in a row doubles that, up to :data:`MAX_LOCK`. Unknown names are throttled the same.
 """
 
 from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -21,6 +26,14 @@ from vigil.errors import VigilError
 
 ROLES = ("viewer", "reviewer", "admin")
 MIN_PASSWORD_CHARS = 10
+
+MAX_FAILURES = 5  # failed sign-ins within FAILURE_WINDOW that lock a name
+FAILURE_WINDOW = timedelta(minutes=15)
+FIRST_LOCK = timedelta(minutes=1)  # each further failure in a row doubles it
+MAX_LOCK = timedelta(hours=1)
+# Failures older than this never change a name's throttle: only the latest failure and
+# those within FAILURE_WINDOW count, and the longest lock ends MAX_LOCK after its failure.
+FAILURES_READ = MAX_LOCK + FAILURE_WINDOW
 
 _HASHER = PasswordHasher()
 # Verified against when the user is unknown, so a failure takes as long either way.
@@ -34,6 +47,58 @@ class Checked:
 
     ok: bool
     new_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed sign-in as a name, and how many failures in a row it made (itself included)."""
+
+    at: datetime
+    streak: int
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A name's failed sign-ins in a row, and until when it is refused (None: it is not)."""
+
+    failures: int = 0
+    until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.until is not None and now < self.until
+
+
+def lock_after(failures: int) -> timedelta:
+    """How long a name is refused after this many failures in a row."""
+    if failures < MAX_FAILURES:
+        return timedelta(0)
+    return min(FIRST_LOCK * 2 ** min(failures - MAX_FAILURES, 32), MAX_LOCK)
+
+
+def streak(previous: Sequence[Failure], at: datetime) -> int:
+    """The streak of a new failure at ``at``, after ``previous``: the name's failures since
+    its last success or unlock, oldest first (those within :data:`FAILURES_READ` suffice).
+
+    Failures are in a row while :data:`MAX_FAILURES` of them fit in :data:`FAILURE_WINDOW`;
+    once they lock the name, a failure within :data:`FAILURE_WINDOW` after the lock ends
+    continues the row (and doubles the lock); a later one starts a new row.
+    """
+    if previous and previous[-1].streak >= MAX_FAILURES:
+        last = previous[-1]
+        if at - (last.at + lock_after(last.streak)) <= FAILURE_WINDOW:
+            return last.streak + 1
+    return 1 + sum(1 for f in previous if at - f.at <= FAILURE_WINDOW)
+
+
+def throttle(previous: Sequence[Failure], now: datetime) -> Throttle:
+    """The throttle of a name as of ``now``, from its failures as for :func:`streak`."""
+    if not previous:
+        return Throttle()
+    last = previous[-1]
+    if last.streak >= MAX_FAILURES:
+        until = last.at + lock_after(last.streak)
+        return Throttle(last.streak, until) if now - until <= FAILURE_WINDOW else Throttle()
+    return Throttle(sum(1 for f in previous if now - f.at <= FAILURE_WINDOW))
 
 
 def hash_password(password: str) -> str:

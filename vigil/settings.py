@@ -26,7 +26,11 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (with pgvector). Empty means the embedded server under home.",
     )
     database_name: str = Field("vigil", description="Database created on the embedded server.")
-    host: str = Field("127.0.0.1", description="Address every Vigil service binds to.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address Vigil's services bind to (the embedded PostgreSQL stays on "
+        "127.0.0.1).",
+    )
     db_port: int = Field(54329, description="TCP port of the embedded PostgreSQL.")
     prefect_port: int = Field(4200, description="Port of the Prefect server and UI.")
     ui_port: int = Field(8501, description="Port of the Streamlit app.")

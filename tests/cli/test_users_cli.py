@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from click.testing import CliRunner, Result
 
 from cli.users import users
@@ -96,3 +99,62 @@ def test_the_demo_user_is_a_reviewer_of_the_demo_app(conn: Conn, db_url: str) ->
     assert user_store.sign_in(conn, "demo", first) is None
     demo = user_store.sign_in(conn, "demo", again)
     assert demo is not None and demo.role == "reviewer" and demo.apps == {"orrin-assistant"}
+
+
+def fail(conn: Conn, name: str, times: int) -> None:
+    for _ in range(times):
+        assert user_store.sign_in(conn, name, "a wrong password") is None
+
+
+def test_five_failed_sign_ins_lock_a_name_until_unlocked(conn: Conn, db_url: str) -> None:
+    run("add", "ana", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    fail(conn, "ana", 4)
+    assert user_store.sign_in(conn, "ana", PASSWORD) is not None  # a success starts again
+    assert user_store.sign_in_locks(conn) == []
+
+    fail(conn, "ana", 5)
+    with pytest.raises(user_store.Locked, match="try again in 1 minute") as locked:
+        user_store.sign_in(conn, "ana", PASSWORD)  # the right password, not even checked
+    assert "vigil users unlock ana" in str(locked.value)
+    fail(conn, "nobody", 5)  # a name that is no user's is locked the same way
+    with pytest.raises(user_store.Locked, match="'nobody'"):
+        user_store.sign_in(conn, "nobody", PASSWORD)
+    rows = conn.execute(
+        "SELECT name, count(*) AS n FROM sign_in_attempts WHERE outcome = 'failure'"
+        " GROUP BY name ORDER BY name"
+    ).fetchall()
+    assert rows == [{"name": "ana", "n": 9}, {"name": "nobody", "n": 5}]  # refusals not counted
+
+    shown = run("locks")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert [line.split()[:2] for line in lines[1:]] == [["ana", "5"], ["nobody", "5"]]
+    assert "locked" in run("list").output
+
+    unlocked = run("unlock", "ana", "--by", "ops")
+    assert unlocked.output == "unlocked ana\n"
+    assert run("unlock", "ana").output == "ana has no failed sign-ins to clear\n"
+    assert user_store.sign_in(conn, "ana", PASSWORD) is not None
+    assert "active" in run("list").output
+    newest = user_store.access_events(conn, "ana")[0]
+    assert (newest["actor"], newest["action"]) == ("ops", "unlock")
+    assert [lock.name for lock in user_store.sign_in_locks(conn)] == ["nobody"]
+
+
+def test_a_lock_grows_with_each_failure_after_it_ends(conn: Conn, db_url: str) -> None:
+    run("add", "ana", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    fail(conn, "ana", 5)
+
+    def later(minutes: int) -> None:  # the clock moves on: the failures move back
+        conn.execute("UPDATE sign_in_attempts SET at = at - make_interval(mins => %s)", (minutes,))
+
+    later(2)  # the 1-minute lock is over
+    fail(conn, "ana", 1)
+    (lock,) = user_store.sign_in_locks(conn, "ana")
+    assert lock.failures == 6 and timedelta(minutes=1) < lock.wait <= timedelta(minutes=2)
+    with pytest.raises(user_store.Locked, match="try again in 2 minutes"):
+        user_store.sign_in(conn, "ana", PASSWORD)
+
+    later(3)
+    assert user_store.sign_in(conn, "ana", PASSWORD) is not None
+    assert user_store.sign_in_locks(conn, "ana") == []

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from evaluators import available
 from evaluators.agreement import (
+    BAD_LABELS,
     MIN_LABELS,
     agreement,
     label_class,
     suggest_threshold,
 )
+from evaluators.label_agreement import roc_auc
 
 # flagged (< 0.5): 0.1 0.2 0.3 0.4; labelled bad: 0.1 0.2 0.6
 VALUES = [0.1, 0.2, 0.3, 0.6, 0.7, 0.8, 0.9, 0.4]
@@ -65,17 +68,44 @@ def test_no_suggestion_with_one_class_only() -> None:
     assert s.reason == "no trace labelled bad yet"
 
 
+def test_every_evaluator_in_the_label_map_is_registered() -> None:
+    assert set(BAD_LABELS) <= set(available()), set(BAD_LABELS) - set(available())
+
+
 @pytest.mark.parametrize(
     ("evaluator", "label", "bad"),
     [
         ("groundedness", "correct", False),
         ("groundedness", "hallucinated", True),
-        ("groundedness", "unsafe", True),
+        ("judge_groundedness", "hallucinated", True),
+        ("groundedness", "unsafe", None),
+        ("groundedness", "irrelevant", None),
         ("groundedness", "bad_retrieval", None),
         ("groundedness", "other", None),
+        ("answer_relevance", "irrelevant", True),
+        ("judge_answer_relevance", "hallucinated", None),
         ("context_relevance", "bad_retrieval", True),
         ("context_relevance", "irrelevant", True),
+        ("ndcg_at_k", "bad_retrieval", True),
+        ("retrieval_confidence", "unsafe", None),
+        ("retrieval_confidence", "correct", False),
+        ("pii_leak", "unsafe", True),
+        ("judge_prompt_injection", "unsafe", True),
+        ("prompt_injection", "hallucinated", None),
+        ("judge_pii_leak", "irrelevant", None),
+        ("judge_pii_leak", "correct", False),
+        # not in the map: no label speaks to it, not even "correct"
+        ("bleu", "correct", None),
+        ("judge:correctness", "hallucinated", None),
+        ("latency_ms", "unsafe", None),
     ],
 )
 def test_label_classes(evaluator: str, label: str, bad: bool | None) -> None:
     assert label_class(evaluator, label) is bad
+
+
+def test_roc_auc_counts_ties_half_and_refuses_one_class() -> None:
+    # pairs (positive, negative): (0.9 > 0.1) 1, (0.9 > 0.5) 1, (0.5 = 0.5) 0.5, (0.5 > 0.1) 1
+    assert roc_auc([1, 0, 1, 0], [0.9, 0.1, 0.5, 0.5]) == pytest.approx(3.5 / 4)
+    with pytest.raises(ZeroDivisionError):
+        roc_auc([1, 1], [0.2, 0.4])

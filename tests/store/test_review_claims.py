@@ -165,9 +165,10 @@ def test_filters_narrow_what_is_claimed(conn: Conn) -> None:
 def test_a_relabel_keeps_the_history(conn: Conn) -> None:
     ids = seed(conn)
     review.claim_next(conn, "ana", ["hr-bot"])
-    review.label(conn, ids["h0"], reviewer="ana", label="hallucinated", note="made up")
+    first = review.label(conn, ids["h0"], reviewer="ana", label="hallucinated", note="made up",
+                         seen_label=None)  # fmt: skip
     review.label(conn, ids["h0"], reviewer="bob", label="correct", note="it is in the policy",
-                 corrected_answer="answer, with the source")  # fmt: skip
+                 corrected_answer="answer, with the source", seen_label=first["id"])  # fmt: skip
     history = review.label_history(conn, ids["h0"])
     assert [(h["reviewer"], h["label"], h["note"], h["corrected_answer"]) for h in history] == [
         ("ana", "hallucinated", "made up", None),
@@ -185,22 +186,55 @@ def test_labeling_an_item_someone_else_holds_is_refused(conn: Conn) -> None:
     ids = seed(conn)
     review.claim_next(conn, "ana", ["hr-bot"])
     with pytest.raises(VigilError, match="claimed by ana"):
-        review.label(conn, ids["h0"], reviewer="bob", label="correct")
+        review.label(conn, ids["h0"], reviewer="bob", label="correct", seen_label=None)
     with pytest.raises(VigilError, match="Unknown label 'bad_retrieval'"):
-        review.label(conn, ids["h0"], reviewer="ana", label="bad_retrieval")
+        review.label(conn, ids["h0"], reviewer="ana", label="bad_retrieval", seen_label=None)
     assert review.label_history(conn, ids["h0"]) == []
     assert review.item(conn, ids["h0"], None)["status"] == "pending"  # type: ignore[index]
+
+
+def test_a_stale_screen_does_not_overwrite_a_label_set_meanwhile(conn: Conn) -> None:
+    """ana claims, her lease runs out, bob claims and labels: ana's screen, which showed the
+    item unlabeled, cannot overwrite bob's label; reopened, it relabels (history kept)."""
+    ids = seed(conn)
+    assert review.claim_next(conn, "ana", ["hr-bot"]) is not None
+    conn.execute(
+        "UPDATE review_items SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
+        (ids["h0"],),
+    )
+    assert review.claim_next(conn, "bob", ["hr-bot"]) is not None
+    bobs = review.label(conn, ids["h0"], reviewer="bob", label="correct", seen_label=None)
+
+    meanwhile = r"bob labeled this item meanwhile \('correct'\); reopen it to relabel"
+    with pytest.raises(review.LabeledMeanwhile, match=meanwhile):
+        review.label(conn, ids["h0"], reviewer="ana", label="hallucinated", seen_label=None)
+    row = review.item(conn, ids["h0"], None)
+    assert row is not None and (row["label"], row["reviewer"]) == ("correct", "bob")
+    assert [h["reviewer"] for h in review.label_history(conn, ids["h0"])] == ["bob"]
+
+    assert row["label_id"] == bobs["id"]  # what a reopened screen shows, and passes back
+    review.label(conn, ids["h0"], reviewer="ana", label="hallucinated", seen_label=bobs["id"])
+    assert [(h["reviewer"], h["label"]) for h in review.label_history(conn, ids["h0"])] == [
+        ("bob", "correct"), ("ana", "hallucinated"),
+    ]  # fmt: skip
+    assert [e["action"] for e in review.item_events(conn, ids["h0"])] == ["label", "relabel"]
+
+    with pytest.raises(review.LabeledMeanwhile, match="ana labeled this item meanwhile"):
+        review.label(conn, ids["h0"], reviewer="bob", label="other", seen_label=bobs["id"])
+    # One's own later label (another tab) is no one else's: it may be relabeled.
+    review.label(conn, ids["h0"], reviewer="ana", label="unsafe", seen_label=bobs["id"])
+    assert review.item(conn, ids["h0"], None)["label"] == "unsafe"  # type: ignore[index]
 
 
 def test_adding_to_the_golden_dataset_is_idempotent(conn: Conn) -> None:
     ids = seed(conn)
     with pytest.raises(VigilError, match="Label item"):
         review.add_reviewed_example(conn, ids["b0"], added_by="ana")
-    review.label(conn, ids["b0"], reviewer="ana", label="hallucinated")
+    first = review.label(conn, ids["b0"], reviewer="ana", label="hallucinated", seen_label=None)
     with pytest.raises(VigilError, match="give a corrected answer"):
         review.add_reviewed_example(conn, ids["b0"], added_by="ana")
     review.label(conn, ids["b0"], reviewer="ana", label="hallucinated",
-                 corrected_answer="the right answer")  # fmt: skip
+                 corrected_answer="the right answer", seen_label=first["id"])  # fmt: skip
     assert review.add_reviewed_example(conn, ids["b0"], added_by="ana")
     assert not review.add_reviewed_example(conn, ids["b0"], added_by="bob")
     example = review.reviewed_example(conn, "b0")
@@ -220,7 +254,7 @@ def test_adding_to_the_golden_dataset_is_idempotent(conn: Conn) -> None:
 
 def test_a_correct_answer_becomes_the_reference_as_it_is(conn: Conn) -> None:
     ids = seed(conn)
-    review.label(conn, ids["b1"], reviewer="ana", label="correct")
+    review.label(conn, ids["b1"], reviewer="ana", label="correct", seen_label=None)
     assert review.add_reviewed_example(conn, ids["b1"], added_by="ana")
     example = review.reviewed_example(conn, "b1")
     assert example is not None and (example["answer"], example["corrected"]) == (

@@ -12,5 +12,6 @@ import streamlit as st
 def fresh_connection_cache() -> Iterator[None]:
     """Each test's app opens its own connection; the cache closes it afterwards."""
     st.cache_resource.clear()
+    st.cache_data.clear()  # pages cache chart data a minute; each test sees its own rows
     yield
     st.cache_resource.clear()

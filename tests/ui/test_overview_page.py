@@ -10,11 +10,14 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.pages import WINDOW, open_page, seed
 from ui.access import Viewer
+from ui.review_view import escape
 from vigil.models import Score, Trace
+from vigil.settings import load_settings
 from vigil.store import scores, traces
 
 PAGE = "app_pages/overview.py"
@@ -52,12 +55,24 @@ def search_bot(conn: psycopg.Connection, value: float = 0.9) -> None:
     )  # fmt: skip
 
 
-def test_overview_renders_an_empty_database(conn: psycopg.Connection) -> None:
+def test_overview_of_an_empty_database_says_how_to_send_traces(conn: psycopg.Connection) -> None:
     at = open_page(PAGE)
 
     assert {m.label: m.value for m in at.metric}["Traces"] == "0"
-    assert "No traces or scores" in at.info[0].value
+    settings = load_settings()
+    assert at.info[0].value == (
+        "No traces yet: run `vigil demo`, or point an OTLP exporter at "
+        f"http://{settings.host}:{settings.otlp_port}/v1/traces (see docs/otlp.md)."
+    )
     assert not at.get("vega_lite_chart")
+
+
+def test_overview_says_when_the_range_is_empty(conn: psycopg.Connection) -> None:
+    seed(conn)  # yesterday's traces: none in the last 24 hours' hourly buckets before today
+    at = open_page(PAGE)
+    at.selectbox(key="overview_range").set_value("Last 24 hours").run()
+
+    assert at.info[0].value.startswith("No traces or scores in this range yet: pick a longer")
 
 
 def test_overview_renders_counts_and_charts(conn: psycopg.Connection) -> None:
@@ -121,7 +136,40 @@ def test_overview_lists_open_regressions_with_links(conn: psycopg.Connection) ->
     links = [m.value for m in at.markdown if "regression=" in m.value]
     assert len(links) == 1
     assert f"(/regressions?regression={reg_id})" in links[0]
-    assert "score of groundedness worse by 0.360" in links[0]
+    assert escape("score of groundedness worse by 0.360 (0.86 -> 0.5)") in links[0]
+
+
+def test_overview_escapes_ingested_text(conn: psycopg.Connection) -> None:
+    seed(conn)
+    conn.execute("UPDATE regressions SET headline = %s", ("**bold** :red[x] <b>hi</b>",))
+    at = open_page(PAGE)
+
+    (link,) = [m.value for m in at.markdown if "regression=" in m.value]
+    assert r"\*\*bold\*\* \:red\[x\] \<b\>hi\</b\>" in link
+
+
+def test_overview_charts_are_cached_a_minute(conn: psycopg.Connection) -> None:
+    seed(conn)
+    at = open_page(PAGE)
+    search_bot(conn)  # arrives after the first view
+
+    at.run()
+    assert set(with_column(at, "mean")["evaluator"]) == {"groundedness 1"}  # the cached rows
+    st.cache_data.clear()  # what the minute's end does
+    at.run()
+    assert set(with_column(at, "mean")["evaluator"]) == {"groundedness 1", "relevance 2"}
+
+
+def test_cached_charts_are_not_shared_between_viewers_of_other_apps(
+    conn: psycopg.Connection,
+) -> None:
+    seed(conn)
+    search_bot(conn)
+    everything = open_page(PAGE)  # an admin first: every app's rows, now cached
+    assert set(with_column(everything, "mean")["evaluator"]) == {"groundedness 1", "relevance 2"}
+
+    at = open_page(PAGE, Viewer("bo", "viewer", frozenset({"search-bot"})))
+    assert with_column(at, "mean")["evaluator"].tolist() == ["relevance 2"]
 
 
 def test_overview_shows_slo_budget_left(conn: psycopg.Connection, tmp_path: Path,

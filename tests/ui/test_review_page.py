@@ -13,9 +13,12 @@ from evaluators.groundedness import Groundedness
 from tests.ui.pages import APP, WINDOW, item_row, seed
 from tests.ui.signin import sign_in
 from ui.access import Role
-from ui.review_view import Unsupported, highlighted_answer, unsupported_sentences
+from ui.review_view import Unsupported, escape, highlighted_answer, unsupported_sentences
+from vigil import auth
 from vigil.models import Retrieval, Score, Trace
-from vigil.store import review, scores, traces
+from vigil.store import review, scores, traces, users
+
+PASSWORD = "correct horse battery"
 
 
 def open_review(name: str = "ana", role: Role = "admin", apps: set[str] | None = None) -> AppTest:
@@ -224,3 +227,133 @@ def test_a_labeled_item_opens_again_from_the_labeled_list(conn: psycopg.Connecti
     assert item_row(conn, "t1")["claimed_by"] == "ana"  # opening t0 did not give t1 back
     at.button(key="review_next").click().run()
     assert "How do I get refund number 1?" in shown(at)  # ana's own claim comes back to her
+
+
+def signed_in_through_the_form(conn: psycopg.Connection, name: str) -> AppTest:
+    """The review page, signed in with the real form as ``name``, a reviewer of support-bot
+    (a users row made on first use), so that every run re-reads the user."""
+    if name not in {u.name for u in users.list_users(conn)}:
+        with conn.transaction():
+            users.add_user(conn, name, "reviewer", by="test",
+                           password_hash=auth.hash_password(PASSWORD))  # fmt: skip
+            users.grant(conn, name, "support-bot", by="test")
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    at.text_input(key="sign_in_name").input(name)
+    at.text_input(key="sign_in_password").input(PASSWORD)
+    at.button(key="sign_in_submit").click().run()
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_user_disabled_or_revoked_after_the_page_loaded_cannot_act(
+    conn: psycopg.Connection,
+) -> None:
+    """Streamlit runs a button's callback before the gate re-reads the user: every write
+    callback of the page (claim, label, give back, add to golden) checks the users table."""
+    seed(conn)
+
+    def revoked_then(at: AppTest, key: str, refusal: str) -> None:
+        """With the page drawn while rita may act, revoke her grant, click ``key``; then
+        grant it again."""
+        with conn.transaction():
+            users.revoke(conn, "rita", "support-bot", by="test")
+        at.button(key=key).click().run()
+        assert not at.exception, at.exception
+        assert refusal in at.error[0].value
+        with conn.transaction():
+            users.grant(conn, "rita", "support-bot", by="test")
+
+    revoked_then(signed_in_through_the_form(conn, "rita"), "review_next", "Nothing was claimed")
+    assert item_row(conn, "t0")["claimed_by"] is None
+
+    at = signed_in_through_the_form(conn, "rita")
+    at.button(key="review_next").click().run()
+    assert item_row(conn, "t0")["claimed_by"] == "rita"
+    for key in ("review_label_hallucinated", "review_release"):
+        revoked_then(signed_in_through_the_form(conn, "rita"), key, "support\\-bot")
+    row = item_row(conn, "t0")
+    assert (row["status"], row["claimed_by"]) == ("pending", "rita")
+    assert review.label_history(conn, row["id"]) == []
+
+    at = signed_in_through_the_form(conn, "rita")  # resumes t0
+    at.button(key="review_label_correct").click().run()  # labeled: golden is a write now
+    assert item_row(conn, "t0")["reviewer"] == "rita"
+    revoked_then(at, "review_golden", "You may not add items of support\\-bot")
+    assert conn.execute("SELECT count(*) AS n FROM reviewed_examples").fetchone() == {"n": 0}
+
+    at = signed_in_through_the_form(conn, "rita")
+    at.button(key="review_next").click().run()
+    assert item_row(conn, "t1")["claimed_by"] == "rita"
+    with conn.transaction():
+        users.set_disabled(conn, "rita", True, by="test")
+    at.button(key="review_label_unsafe").click().run()
+    assert not at.exception, at.exception
+    assert item_row(conn, "t1")["status"] == "pending"
+    assert review.label_history(conn, item_row(conn, "t1")["id"]) == []
+    assert [t.value for t in at.title] == ["Sign in to Vigil"]  # signed out, nothing shown
+
+
+def test_a_stale_screen_does_not_overwrite_a_label_set_meanwhile(conn: psycopg.Connection) -> None:
+    """ana claims t0 and walks away; her lease runs out, bob claims and labels it; ana's
+    screen still shows it unlabeled, and her click is refused instead of replacing bob's."""
+    seed(conn)
+    at = open_review()
+    at.button(key="review_next").click().run()
+    t0 = item_row(conn, "t0")["id"]
+    conn.execute(
+        "UPDATE review_items SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
+        (t0,),
+    )
+    assert review.claim_next(conn, "bob", None) is not None
+    review.label(conn, t0, reviewer="bob", label="correct", seen_label=None)
+
+    at.button(key="review_label_hallucinated").click().run()
+    assert not at.exception, at.exception
+    message = at.error[0].value
+    assert f"Item #{t0}" in message and "bob labeled this item meanwhile" in message
+    assert "reopen it to relabel" in message
+    assert (item_row(conn, "t0")["label"], item_row(conn, "t0")["reviewer"]) == ("correct", "bob")
+    assert "How do I get refund number 0?" not in shown(at)  # off the screen until reopened
+
+    at.toggle(key="review_show_labeled").set_value(True).run()
+    at.selectbox(key="review_open").set_value(t0)
+    at.button(key="review_open_button").click().run()
+    assert "Labeled 'correct' by bob" in shown(at)
+    at.button(key="review_label_hallucinated").click().run()  # a deliberate relabel
+    assert "relabeled 'hallucinated' by ana" in at.success[0].value
+    assert [(h["reviewer"], h["label"]) for h in review.label_history(conn, t0)] == [
+        ("bob", "correct"), ("ana", "hallucinated"),
+    ]  # fmt: skip
+
+
+def test_ingested_text_is_escaped_in_markdown(conn: psycopg.Connection) -> None:
+    seed(conn)
+    trace_id = "x_[*click*](http://evil)`:red[y]`"
+    chunk = Retrieval(document_id="**doc**_<b>", content="c", score=0.5)
+    day = WINDOW[0] - timedelta(days=3)  # alone on its day: the one audit item
+    trace = Trace(id=trace_id, app="support-bot", start_time=day, input="q", output="a",
+                  retrievals=[chunk])  # fmt: skip
+    add_trace(conn, trace, Score.scored(0.9, "fine"))
+    at = open_review()
+    at.radio(key="review_f_kind").set_value("Audit sample").run()
+    at.button(key="review_next").click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.endswith(rf" · support\-bot · {escape(trace_id)}")
+    assert f"#0 {escape('**doc**_<b>')} · retrieval score 0.500" in [e.label for e in at.expander]
+
+    at.radio(key="review_f_kind").set_value("Regressions").run()
+    at.button(key="review_next").click().run()
+    headline = "score of groundedness worse by 0.360 (0.86 -> 0.5)"
+    assert any(escape(headline) in c.value for c in at.caption)
+
+
+def test_an_empty_queue_says_where_items_come_from(conn: psycopg.Connection) -> None:
+    at = open_review()
+    message = at.info[0].value
+    assert message.startswith("Nothing to review")
+    assert "VIGIL_REVIEW_AUDIT_PER_DAY" in message and "`vigil demo`" in message
+
+    seed(conn)
+    at = open_review("bob", "reviewer", set())
+    assert "granted no app" in at.info[0].value

@@ -207,10 +207,32 @@ def test_an_admin_sees_every_app_and_a_viewer_cannot_act(conn: psycopg.Connectio
     assert any("need the reviewer role" in c.value for c in at.caption)
 
 
-def test_with_an_identity_provider_people_sign_in_through_it(conn: psycopg.Connection) -> None:
+def test_five_wrong_passwords_lock_the_name_known_or_not(conn: psycopg.Connection) -> None:
     seed(conn)
-    add(conn, "dana", "reviewer", apps=("support-bot",), email="Dana@Example.com", password=None)
-    at = fresh()
+    add(conn, "ana", "admin")
+    at = fresh().run()
+    for _ in range(4):
+        at = submit(at, "ana", "not the password")
+        assert at.error[0].value == "Wrong name or password, or the account is disabled."
+    at = submit(at, "ana", "not the password")  # the fifth: locked for a minute
+    assert "Too many failed sign-ins as 'ana': try again in 1 minute" in at.error[0].value
+    at = submit(at, "ana", PASSWORD)  # the right password is refused too, while locked
+    assert at.error[0].value.startswith("Too many failed sign-ins as 'ana'")
+    assert "vigil users unlock ana" in at.error[0].value
+    only_the_form(at)
+
+    for _ in range(5):  # a name that is no user's answers the same
+        at = submit(at, "nobody", "not the password")
+    assert "Too many failed sign-ins as 'nobody': try again in 1 minute" in at.error[0].value
+    only_the_form(at)
+
+    with conn.transaction():
+        assert users.unlock(conn, "ana", by="ops")
+    at = submit(at, "ana", PASSWORD)
+    assert len(at.error) == 0 and "ana" in at.sidebar.caption[0].value
+
+
+def with_provider(at: AppTest) -> AppTest:
     at.secrets["auth"] = {
         "redirect_uri": "http://localhost:8501/oauth2callback",
         "cookie_secret": "not-a-real-secret",
@@ -218,20 +240,79 @@ def test_with_an_identity_provider_people_sign_in_through_it(conn: psycopg.Conne
         "client_secret": "not-a-real-secret",
         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
     }
+    return at
+
+
+def test_with_an_identity_provider_people_sign_in_through_it(conn: psycopg.Connection) -> None:
+    seed(conn)
+    add(conn, "dana", "reviewer", apps=("support-bot",), email="Dana@Example.com", password=None)
+    at = with_provider(fresh())
     at.user = {"is_logged_in": False}
     at.run()
     assert not at.exception, at.exception
     assert [b.label for b in at.button] == ["Sign in"]  # st.login's button, no password form
     assert len(at.text_input) == 0 and len(at.dataframe) == 0
 
-    at.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
     at.run()
     assert "stranger@example.com has no Vigil access" in at.error[0].value
     assert len(at.dataframe) == 0
 
-    at.user = {"is_logged_in": True, "email": "dana@example.com"}
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
     at.run()
     at.switch_page("app_pages/regressions.py").run()
     assert not at.exception, at.exception
     assert "dana" in at.sidebar.caption[0].value
     assert at.dataframe[0].value["app"].tolist() == ["support-bot"]
+
+
+def test_an_email_the_provider_has_not_verified_is_refused(conn: psycopg.Connection) -> None:
+    """Strict: a provider that leaves ``email_verified`` out does not vouch for the email."""
+    seed(conn)
+    add(conn, "dana", "admin", email="dana@example.com", password=None)
+    for claims in ({}, {"email_verified": False}, {"email_verified": "false"}):
+        at = with_provider(fresh())
+        at.user = {"is_logged_in": True, "email": "dana@example.com", **claims}
+        at.run()
+        assert not at.exception, at.exception
+        assert "not report it as verified" in at.error[0].value, claims
+        assert len(at.dataframe) == 0 and len(at.sidebar.caption) == 0
+        assert [b.key for b in at.button] == ["oidc_sign_out"]
+
+
+def test_a_session_ends_when_the_provider_reports_someone_else(conn: psycopg.Connection) -> None:
+    seed(conn)
+    add(conn, "dana", "admin", email="dana@example.com", password=None)
+    add(conn, "eve", "viewer", apps=("support-bot",), email="eve@example.com", password=None)
+    at = with_provider(fresh())
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
+    at.run()
+    at.switch_page("app_pages/regressions.py").run()
+    assert "dana" in at.sidebar.caption[0].value
+
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
+    at.run()  # another person signed in to the provider: not dana's session any more
+    assert not at.exception, at.exception
+    assert "signed out of dana's session" in at.warning[0].value
+    assert "stranger@example.com has no Vigil access" in at.error[0].value
+    assert len(at.dataframe) == 0 and len(at.sidebar.caption) == 0
+
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
+    at.run()
+    assert "dana" in at.sidebar.caption[0].value
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": False}
+    at.run()  # no longer verified
+    assert "signed out of dana's session" in at.warning[0].value
+    assert len(at.sidebar.caption) == 0
+
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
+    at.run()
+    at.user = {"is_logged_in": True, "email": "eve@example.com", "email_verified": True}
+    at.run()  # eve now: her own session, with her own (viewer's) access
+    assert "dana" not in at.sidebar.caption[0].value and "eve" in at.sidebar.caption[0].value
+
+    with conn.transaction():  # eve's row now names another email
+        conn.execute("UPDATE users SET email = 'eve.old@example.com' WHERE name = 'eve'")
+    at.run()
+    assert "signed out of eve's session" in at.warning[0].value
+    assert len(at.sidebar.caption) == 0

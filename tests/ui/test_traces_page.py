@@ -12,7 +12,9 @@ import pyarrow.ipc as ipc
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.signin import sign_in
+from ui.review_view import escape
 from vigil.models import Retrieval, Score, Span, Trace
+from vigil.settings import load_settings
 from vigil.store import regressions, review, scores, traces
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
@@ -188,7 +190,7 @@ def test_a_trace_link_opens_its_waterfall_scores_and_regressions(conn: psycopg.C
 def test_a_trace_of_an_app_not_granted_shows_nothing_of_it(conn: psycopg.Connection) -> None:
     _seed(conn)
     at = _open(apps={"hr"}, trace="t00")
-    assert at.warning[0].value == "No such trace: 't00'."
+    assert at.warning[0].value == r"No such trace: \'t00\'."
     assert not at.subheader and not _charts(at)
     assert _ids(at) == ["hr-1", "hr-0"]  # nor in the table
     assert at.selectbox(key="traces_app").options == ["any", "hr"]
@@ -196,4 +198,43 @@ def test_a_trace_of_an_app_not_granted_shows_nothing_of_it(conn: psycopg.Connect
     assert "question 0" not in shown and "support-bot" not in shown
 
     at = _open(apps={"hr"}, trace="hr-1")  # a granted one opens
-    assert at.subheader[0].value == "Trace hr-1"
+    assert at.subheader[0].value == r"Trace hr\-1"
+
+
+def test_an_empty_database_says_how_to_send_traces(conn: psycopg.Connection) -> None:
+    at = _open()
+
+    settings = load_settings()
+    assert at.info[0].value == (
+        "No traces yet: run `vigil demo`, or point an OTLP exporter at "
+        f"http://{settings.host}:{settings.otlp_port}/v1/traces (see docs/otlp.md)."
+    )
+    assert not at.dataframe and not at.selectbox
+
+
+def test_ingested_text_is_escaped_in_markdown(conn: psycopg.Connection) -> None:
+    nasty = "**x** :red[y] <b>z</b>"
+    start = NOW - timedelta(hours=1)
+    traces.insert_traces(conn, [Trace(id="[a](http://evil)", app="bot:1", start_time=start,
+                                      model=nasty, segment={"route": nasty})])  # fmt: skip
+    regressions.record(
+        conn,
+        regressions.Regression(
+            app="bot:1", metric="score", evaluator="groundedness", evaluator_version="1",
+            segment={"route": nasty}, window_start=start - timedelta(hours=1),
+            window_end=NOW, baseline_start=start - timedelta(days=8),
+            baseline_end=start - timedelta(days=1), window_mean=0.5, baseline_mean=0.86,
+            window_n=60, baseline_n=600, delta=-0.36, p_value=1e-6, q_value=1e-5, effect=0.36,
+        ),
+        run_id=None,
+    )  # fmt: skip
+    at = _open(trace="[a](http://evil)")
+
+    assert at.subheader[0].value == r"Trace \[a\]\(http\://evil\)"
+    caption = at.caption[0].value
+    assert caption.startswith(r"bot\:1 · ") and escape(f"route={nasty}") in caption
+    assert f"model {escape(nasty)}" in caption
+    (line,) = [m.value for m in at.markdown if "regression=" in m.value]
+    assert escape(f"route={nasty}") in line and nasty not in line
+    at = _open(trace="**no**")
+    assert at.warning[0].value == r"No such trace: \'\*\*no\*\*\'."

@@ -12,11 +12,25 @@ import streamlit as st
 
 from evaluators import agreement
 from ui import access
-from ui.data import connection
+from ui.data import Connection, connection
 from vigil.settings import load_settings
 from vigil.store import calibration
 
 WEEKS = 12
+CACHE_TTL_S = 60  # labels arrive by the hour: a minute-old table is fresh enough
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _labelled_scores(
+    _conn: Connection, apps: tuple[str, ...] | None, audit_only: bool
+) -> list[dict]:
+    """The last ``WEEKS`` weeks' labelled scores of ``apps`` (None: every app), cached a
+    minute per (apps, audit_only): two viewers share an entry only when granted the same
+    apps."""
+    end = datetime.now(UTC)
+    return calibration.labelled_scores(_conn, end - timedelta(weeks=WEEKS), end,
+                                       None if apps is None else list(apps),
+                                       audit_only=audit_only)  # fmt: skip
 
 
 def _pairs(rows: list[dict]) -> dict[tuple[str, str], list[tuple[datetime, float, bool]]]:
@@ -39,8 +53,11 @@ conn = connection()
 st.title("Evaluators")
 st.caption(
     "How each evaluator agrees with the reviewers. An evaluator flags a trace when its score "
-    "is below the threshold; a label of hallucinated, irrelevant or unsafe (and bad_retrieval "
-    "for retrieval evaluators) means bad, correct means good, other labels are left out."
+    "is below the threshold. Correct means good; bad is unsafe for the safety evaluators, "
+    "hallucinated for groundedness, irrelevant for answer relevance, bad_retrieval or "
+    "irrelevant for the retrieval evaluators; other labels are left out for that evaluator. "
+    "Evaluators no label speaks to (reference metrics, `judge:<criterion>`, latency, "
+    "tokens, cost) are not shown. The table is at most a minute old."
 )
 left, right = st.columns(2)
 threshold = left.number_input("Threshold", 0.0, 1.0, load_settings().detect_threshold, 0.05,
@@ -48,14 +65,21 @@ threshold = left.number_input("Threshold", 0.0, 1.0, load_settings().detect_thre
                               help="VIGIL_DETECT_THRESHOLD by default")  # fmt: skip
 audit_only = right.toggle("Audit sample only", key="evaluators_audit",
                           help="Only the daily random sample: no score chose them")  # fmt: skip
-end = datetime.now(UTC)
-rows = calibration.labelled_scores(conn, end - timedelta(weeks=WEEKS), end, viewer.app_list(),
-                                   audit_only=audit_only)  # fmt: skip
+apps = viewer.app_list()
+rows = _labelled_scores(conn, None if apps is None else tuple(sorted(apps)), audit_only)
 pairs = _pairs(rows)
+if not rows:
+    st.info(
+        f"No labels yet (on scored traces, last {WEEKS} weeks): label items in the Review "
+        "queue; the daily audit sample feeds this page, with the regressions' traces unless "
+        "only the audit sample is shown.",
+        icon=":material/rate_review:",
+    )
+    st.stop()
 if not pairs:
     st.info(
-        "No labelled traces with scores yet. Reviewers' labels in the review queue (the "
-        "daily audit sample and the regressions' traces) appear here beside the scores."
+        "No label yet says anything about an evaluator scored here: a label counts for the "
+        "evaluators that judge what it names (see the caption above).",
     )
     st.stop()
 

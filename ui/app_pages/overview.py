@@ -10,8 +10,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import access
-from ui.data import connection
+from ui import access, hints
+from ui.data import Connection, connection
+from ui.review_view import escape
 from vigil import slo as slos
 from vigil.errors import VigilError
 from vigil.settings import load_settings
@@ -23,6 +24,22 @@ RANGES: dict[str, tuple[int, views.Bucket]] = {
     "Last 90 days": (90, "day"),
 }  # fmt: skip
 WIDTH = 900
+CACHE_TTL_S = 60  # the charts' points move by the hour or the day: a minute old is fresh
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=256, show_spinner=False)
+def _chart_data(
+    _conn: Connection, apps: tuple[str, ...] | None, start: datetime, bucket: views.Bucket
+) -> dict[str, list[dict]]:
+    """The charts' rows from ``start`` to now for ``apps`` (None: every app), cached a minute
+    per (apps, start, bucket): two viewers share an entry only when they see the same apps."""
+    shown, end = None if apps is None else list(apps), datetime.now(UTC)
+    return {
+        "quality": views.quality(_conn, start, end, bucket, shown),
+        "traffic": views.traffic(_conn, start, end, bucket, shown),
+        "tokens": views.tokens(_conn, start, end, bucket, shown),
+        "first_seen": views.first_seen(_conn, shown),
+    }
 
 
 def _window(days: int, bucket: views.Bucket, now: datetime) -> tuple[datetime, datetime]:
@@ -82,17 +99,20 @@ cols[3].metric("Errors", by_status.get("error", 0))
 cols[4].metric("Open regressions", totals.open_regressions)
 cols[5].metric("Pending reviews", totals.pending_reviews)
 
-quality = pd.DataFrame(views.quality(conn, start, end, bucket, apps))
-traffic = pd.DataFrame(views.traffic(conn, start, end, bucket, apps))
+charts = _chart_data(conn, None if apps is None else tuple(sorted(apps)), start, bucket)
+quality = pd.DataFrame(charts["quality"])
+traffic = pd.DataFrame(charts["traffic"])
 st.subheader(f"Quality, cost and latency per {bucket}")
-if quality.empty and traffic.empty:
+if not visible:
+    st.info(hints.no_traces_yet(), icon=":material/rocket_launch:")
+elif quality.empty and traffic.empty:
     st.info(
-        "No traces or scores in this range yet. Scores appear here once traces are "
-        "ingested and the evaluation flow has run."
+        "No traces or scores in this range yet: pick a longer range. Scores appear once the "
+        "evaluation flow has run on the traces (`vigil runs` lists its runs)."
     )
 else:
     x = _axis(start, end)
-    rules = _markers(views.first_seen(conn, apps), start, end)
+    rules = _markers(charts["first_seen"], start, end)
     panels = []
     if not quality.empty:
         quality["evaluator"] = quality["evaluator"] + " " + quality["evaluator_version"]
@@ -112,13 +132,14 @@ else:
     st.caption(
         "One line per evaluator and version; dashed rules: a model or prompt version's first "
         "trace. Daily points count completed traces; their p95 comes from 2%-wide latency "
-        "bins (hourly points use percentile_cont on the traces)."
+        "bins (hourly points use percentile_cont on the traces). The charts are at most a "
+        "minute old."
     )
 
 st.subheader("Tokens by model and prompt version")
-used = pd.DataFrame(views.tokens(conn, start, end, bucket, apps))
+used = pd.DataFrame(charts["tokens"])
 if used.empty:
-    st.info("No traces in this range.")
+    st.info("No traces in this range." if visible else "No traces yet.")
 else:
     used["version"] = used["model"] + " · " + used["prompt_version"]
     long = used.melt(id_vars=["version"], value_vars=["tokens_in", "tokens_out"],
@@ -140,9 +161,10 @@ open_regs = views.open_regressions(conn, apps)
 if not open_regs:
     st.success("No open regressions.")
 for reg in open_regs:
-    what = reg["headline"] or f"{reg['metric']} {reg['evaluator']}".strip()
-    st.markdown(f"[#{reg['id']}](/regressions?regression={reg['id']}) **{reg['app']}** · {what}"
-                f" · {reg['status']}, last seen {reg['last_seen']:%Y-%m-%d %H:%M}")  # fmt: skip
+    what = reg["headline"] or f"{reg['metric']} {reg['evaluator'] or ''}".strip()
+    st.markdown(f"[#{reg['id']}](/regressions?regression={reg['id']}) **{escape(reg['app'])}**"
+                f" · {escape(what)} · {reg['status']}, last seen "
+                f"{reg['last_seen']:%Y-%m-%d %H:%M}")  # fmt: skip
 
 settings = load_settings()
 if settings.slo_file is not None:

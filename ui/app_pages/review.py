@@ -1,6 +1,11 @@
 """Review queue: claim the next item, read it, label it, move on.
 
 Keyboard: 1-5 set a label, N claims the next item, G adds the item to the golden dataset.
+
+Every write callback acts as the user the users table says now (:func:`ui.signin.acting`):
+Streamlit runs a callback before the sign-in gate re-reads the user, so the viewer a button
+was drawn for may have been disabled, downgraded or lost a grant since. Ingested text
+(trace ids, apps, headlines, document ids) goes into Markdown escaped.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import access
+from ui import access, signin
 from ui.data import connection
 from ui.review_view import escape, highlighted_answer, unsupported_sentences
 from vigil.db import translate_errors
@@ -30,72 +35,98 @@ def _flash(kind: str, message: str) -> None:
     st.session_state[FLASH] = (kind, message)
 
 
+def _labeler(app: str, refusal: str) -> access.Viewer | None:
+    """The acting viewer if they may label ``app`` now; else flash ``refusal`` and None."""
+    viewer = signin.acting()  # as the users table says now, not as of the last run
+    if viewer is None or not viewer.can_label(app):
+        _flash("error", f"You may not {refusal} items of {escape(app)}. Nothing was saved.")
+        return None
+    return viewer
+
+
 def _show_item(item_id: int | None) -> None:
     st.session_state[ITEM] = item_id
     st.session_state["review_note"] = ""
     st.session_state["review_corrected"] = ""
 
 
-def _claim_next(
-    viewer: access.Viewer, apps: list[str], filters: review.Filters, current: int | None
-) -> None:
-    """Give back the item on screen if it is still pending, and claim the next one."""
+def _claim_next(apps: list[str], filters: review.Filters, current: int | None) -> None:
+    """Give back the item on screen if it is still pending, and claim the next one, among
+    the ``apps`` the button was drawn for that the viewer may still label."""
+    viewer = signin.acting()
+    labelable = [] if viewer is None else [app for app in apps if viewer.can_label(app)]
+    if viewer is None or not labelable:
+        _flash("error", "Claiming needs a reviewer's grant of an app here. Nothing was claimed.")
+        return
     lease = timedelta(minutes=load_settings().review_lease_minutes)
     try:
         conn = connection()  # revalidated: the page's connection may have dropped meanwhile
         with translate_errors(), conn.transaction():
             if current is not None:
                 review.release(conn, current, viewer.name)
-            row = review.claim_next(
-                conn, viewer.name, apps, filters, lease, skip=[] if current is None else [current]
-            )
+            row = review.claim_next(conn, viewer.name, labelable, filters, lease,
+                                    skip=[] if current is None else [current])  # fmt: skip
     except VigilError as err:
-        _flash("error", f"{err} Nothing was claimed.")
+        _flash("error", f"{escape(str(err))} Nothing was claimed.")
         return
     _show_item(None if row is None else row["id"])
     if row is None:
         _flash("info", "Nothing left to claim here: every pending item is labeled or held.")
 
 
-def _label(viewer: access.Viewer, item: dict[str, Any], label: str) -> None:
-    if not viewer.can_label(item["app"]):
-        _flash("error", f"You may not label items of {item['app']}. Nothing was saved.")
+def _label(item: dict[str, Any], label: str) -> None:
+    """Label the item as shown: a label someone else set since is not overwritten."""
+    viewer = _labeler(item["app"], "label")
+    if viewer is None:
         return
     note = st.session_state.get("review_note", "").strip() or None
     corrected = st.session_state.get("review_corrected", "").strip() or None
     try:
         conn = connection()
         with translate_errors():
-            review.label(conn, item["id"], reviewer=viewer.name, label=label, note=note,
+            review.label(conn, item["id"], reviewer=viewer.name, label=label,
+                         seen_label=item["label_id"], note=note,
                          corrected_answer=corrected)  # fmt: skip
+    except review.LabeledMeanwhile as err:
+        _show_item(None)  # off the screen: relabeling it is a deliberate reopen
+        _flash("error", f"Item #{item['id']}: {escape(str(err))} Nothing was saved.")
+        return
     except VigilError as err:
-        _flash("error", f"{err} Nothing was saved.")
+        _flash("error", f"{escape(str(err))} Nothing was saved.")
         return
     again = "relabeled" if item["status"] == "labeled" else "labeled"
-    _flash("success", f"Item #{item['id']} {again} {label!r} by {viewer.name}.")
+    _flash("success", f"Item #{item['id']} {again} {label!r} by {escape(viewer.name)}.")
 
 
-def _release(viewer: access.Viewer, item_id: int) -> None:
-    with translate_errors():
-        review.release(connection(), item_id, viewer.name)
+def _release(item: dict[str, Any]) -> None:
+    viewer = _labeler(item["app"], "give back")
+    if viewer is None:
+        return
+    try:
+        with translate_errors():
+            review.release(connection(), item["id"], viewer.name)
+    except VigilError as err:
+        _flash("error", f"{escape(str(err))} Nothing was given back.")
+        return
     _show_item(None)
-    _flash("info", f"Item #{item_id} is back in the queue.")
+    _flash("info", f"Item #{item['id']} is back in the queue.")
 
 
-def _add_golden(viewer: access.Viewer, item: dict[str, Any]) -> None:
-    if not viewer.can_label(item["app"]):
-        _flash("error", f"You may not add items of {item['app']}. Nothing was saved.")
+def _add_golden(item: dict[str, Any]) -> None:
+    viewer = _labeler(item["app"], "add")
+    if viewer is None:
         return
     try:
         with translate_errors():
             added = review.add_reviewed_example(connection(), item["id"], added_by=viewer.name)
     except VigilError as err:
-        _flash("error", f"{err} Nothing was saved.")
+        _flash("error", f"{escape(str(err))} Nothing was saved.")
         return
+    trace = escape(item["trace_id"])
     if added:
-        _flash("success", f"Trace {item['trace_id']} added to the golden dataset.")
+        _flash("success", f"Trace {trace} added to the golden dataset.")
     else:
-        _flash("info", f"Trace {item['trace_id']} is already in the golden dataset.")
+        _flash("info", f"Trace {trace} is already in the golden dataset.")
 
 
 def _filters(choices: dict[str, list[Any]]) -> review.Filters:
@@ -122,7 +153,7 @@ def _trace(trace: Trace) -> None:
     st.markdown(f"**Retrieved chunks** ({len(trace.retrievals)})")
     for chunk in sorted(trace.retrievals, key=lambda c: c.rank or 0):
         score = "no score" if chunk.score is None else f"retrieval score {chunk.score:.3f}"
-        with st.expander(f"#{chunk.rank} {chunk.document_id or ''} · {score}"):
+        with st.expander(f"#{chunk.rank} {escape(chunk.document_id or '')} · {score}"):
             st.text(chunk.content)
 
 
@@ -135,7 +166,7 @@ def _answer(answer: str, rows: list[dict[str, Any]]) -> None:
         st.text(answer or "(no output recorded)")
         return
     for name, found in flagged:
-        st.caption(f"Sentences {name} found unsupported are highlighted")
+        st.caption(f"Sentences {escape(name)} found unsupported are highlighted")
         st.markdown(highlighted_answer(answer, found))
         for n, sentence in enumerate(found, start=1):
             terms = escape(", ".join(sentence.missing))
@@ -157,28 +188,29 @@ def _scores(rows: list[dict[str, Any]]) -> None:
             k: v for k, v in (row["metadata"] or {}).items() if k in ("reasons", "sentences")
         }
         if row["evaluator"].startswith("judge") and details:
-            with st.expander(f"{row['evaluator']}: the judge's reasons"):
+            with st.expander(f"{escape(row['evaluator'])}: the judge's reasons"):
                 st.json(details)
 
 
 def _label_controls(viewer: access.Viewer, item: dict[str, Any]) -> None:
     if not viewer.can_label(item["app"]):
-        st.info(f"You can read the items of {item['app']}; labeling them needs a reviewer's grant.")
+        st.info(f"You can read the items of {escape(item['app'])}; labeling them needs a "
+                "reviewer's grant.")  # fmt: skip
         return
     st.markdown("**Label**" + (" (relabel: the earlier labels are kept)" if item["label"] else ""))
     for column, label in zip(st.columns(len(review.LABELS)), review.LABELS, strict=True):
         column.button(
             label, key=f"review_label_{label}", shortcut=SHORTCUTS[label], on_click=_label,
-            args=(viewer, item, label), type="primary" if item["label"] == label else "secondary",
+            args=(item, label), type="primary" if item["label"] == label else "secondary",
         )  # fmt: skip
     st.text_area("Note", key="review_note")
     st.text_area("Corrected answer (optional)", key="review_corrected")
     left, right = st.columns(2)
     left.button("Add to golden dataset", key="review_golden", shortcut="G",
-                on_click=_add_golden, args=(viewer, item))  # fmt: skip
+                on_click=_add_golden, args=(item,))  # fmt: skip
     if item["status"] == "pending" and item["claimed_by"] == viewer.name:
         right.button("Give back", key="review_release", on_click=_release,
-                     args=(viewer, item["id"]))  # fmt: skip
+                     args=(item,))  # fmt: skip
 
 
 def _history(item_id: int) -> None:
@@ -193,16 +225,16 @@ def _history(item_id: int) -> None:
 
 
 def _item(viewer: access.Viewer, item: dict[str, Any]) -> None:
-    st.subheader(f"Item #{item['id']} · {item['app']} · {item['trace_id']}")
-    st.caption(" · ".join(filter(None, [item["reason"], item.get("regression")])))
+    st.subheader(f"Item #{item['id']} · {escape(item['app'])} · {escape(item['trace_id'])}")
+    st.caption(" · ".join(escape(t) for t in [item["reason"], item.get("regression")] if t))
     if item["status"] == "labeled":
-        st.caption(f"Labeled {item['label']!r} by {item['reviewer']}")
+        st.caption(f"Labeled {item['label']!r} by {escape(item['reviewer'])}")  # a known label
     elif item["claimed_by"]:
         until = item["lease_expires_at"].astimezone(UTC)
-        st.caption(f"Claimed by {item['claimed_by']} until {until:%H:%M} UTC")
+        st.caption(f"Claimed by {escape(item['claimed_by'])} until {until:%H:%M} UTC")
     found = traces.load_traces(conn, [item["trace_id"]])
     if not found:
-        st.warning(f"Trace {item['trace_id']} is no longer stored.")
+        st.warning(f"Trace {escape(item['trace_id'])} is no longer stored.")
         return
     rows = scores.scores_for_trace(conn, item["trace_id"])
     _trace(found[0])
@@ -234,7 +266,7 @@ shown = None if item_id is None else review.item(conn, item_id, visible)
 st.button(
     "Next item" if shown else "Claim next", key="review_next", shortcut="N", type="primary",
     on_click=_claim_next, disabled=not labelable,
-    args=(viewer, labelable, filters, shown["id"] if shown else None),
+    args=(labelable, filters, shown["id"] if shown else None),
     help="The highest-priority item nobody holds: regression items worst score first, then "
     "the audit sample. It is yours for the lease; an unlabeled item goes back when you move on.",
 )  # fmt: skip
@@ -247,8 +279,20 @@ elif pending:
                                        "claimed_by"]),
         hide_index=True,
     )  # fmt: skip
+elif visible == []:
+    st.info(
+        "You were granted no app, so there is nothing to review. Ask an admin to grant you one "
+        "(`vigil users grant NAME --app APP`)."
+    )
+elif filters != review.Filters():
+    st.info("Nothing pending matches these filters: widen them in the sidebar.")
 else:
-    st.info("Nothing to review: the queue fills with the worst traces of each regression.")
+    st.info(
+        "Nothing to review. Items arrive when a regression is detected (its worst traces, "
+        "`VIGIL_REVIEW_PER_REGRESSION`), plus a daily audit sample of scored traces "
+        "(`VIGIL_REVIEW_AUDIT_PER_DAY`). For a seeded world to try the queue on, run "
+        "`vigil demo`."
+    )
 
 if st.toggle("Show labeled items", key="review_show_labeled"):
     labeled = review.list_items(conn, status="labeled", apps=visible, filters=filters)

@@ -12,8 +12,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import access
+from ui import access, hints
 from ui.data import connection
+from ui.review_view import escape
 from vigil.store import explorer
 from vigil.store.review import LABELS
 
@@ -201,8 +202,9 @@ def _number(value: float | None, unit: str, spec: str = ",.0f") -> str:
 def _regression_line(r: dict[str, Any]) -> str:
     metric = r["metric"] + (f" · {r['evaluator']}" if r["evaluator"] else "")
     why = "queued this trace for review" if r["queued_it"] else "its segment, while it lasted"
+    where = escape(_segment_text(r["segment"])) or "whole app"
     return (
-        f"- [#{r['id']} {metric} · {_segment_text(r['segment']) or 'whole app'} "
+        f"- [#{r['id']} {escape(metric)} · {where} "
         f"({r['status']})](/regressions?regression={r['id']}): {why}"
     )
 
@@ -210,14 +212,15 @@ def _regression_line(r: dict[str, Any]) -> str:
 def _trace_view(trace_id: str, apps: list[str] | None) -> None:
     detail = explorer.trace_detail(conn, trace_id, apps)
     if detail is None:
-        st.warning(f"No such trace: {trace_id!r}.")
+        st.warning(f"No such trace: {escape(repr(trace_id))}.")
         return
     t = detail["trace"]
-    st.subheader(f"Trace {t['id']}")
+    st.subheader(f"Trace {escape(t['id'])}")
     st.caption(
-        f"{t['app']} · {t['start_time']:%Y-%m-%d %H:%M:%S} UTC · {t['status']} · "
-        f"model {t['model'] or '?'} · prompt {t['prompt_version'] or '?'} · "
-        f"{_segment_text(t['segment']) or 'no segment'} · latency {_number(t['latency_ms'], ' ms')}"
+        f"{escape(t['app'])} · {t['start_time']:%Y-%m-%d %H:%M:%S} UTC · {t['status']} · "
+        f"model {escape(t['model'] or '?')} · prompt {escape(t['prompt_version'] or '?')} · "
+        f"{escape(_segment_text(t['segment'])) or 'no segment'} · "
+        f"latency {_number(t['latency_ms'], ' ms')}"
         f" · tokens {t['tokens_in'] or 0} in, {t['tokens_out'] or 0} out · "
         f"cost {_number(t['cost_usd'], ' USD', '.5f')}"
     )
@@ -237,7 +240,7 @@ def _trace_view(trace_id: str, apps: list[str] | None) -> None:
     st.json(t["attributes"], expanded=False)
     for s in detail["spans"]:
         if s["attributes"]:
-            with st.expander(f"Span {s['name']} ({s['span_id']})"):
+            with st.expander(f"Span {escape(s['name'])} ({escape(s['span_id'])})"):
                 st.json(s["attributes"])
 
     st.markdown("**Retrieved chunks**")
@@ -270,7 +273,11 @@ conn = connection()
 apps = viewer.app_list()
 st.title("Traces")
 
-filters = _filters(explorer.options(conn, apps))
+options = explorer.options(conn, apps)
+if not options["apps"]:
+    st.info(hints.no_traces_yet(), icon=":material/rocket_launch:")
+    st.stop()
+filters = _filters(options)
 if filters is not None:
     page = _search(filters, apps)
     if page.traces:

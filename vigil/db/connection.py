@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from vigil.db.embedded import EmbeddedServer
+from vigil.db.embedded import LOOPBACK, EmbeddedServer
 from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.settings import Settings
@@ -19,7 +19,9 @@ PREFECT_DATABASE = "prefect"
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
-    return EmbeddedServer(settings.home_dir, settings.host, settings.db_port)
+    """The embedded PostgreSQL under Vigil's home, on 127.0.0.1 even when the other services
+    bind to another address (``vigil up --host``): it trusts every local connection."""
+    return EmbeddedServer(settings.home_dir, LOOPBACK, settings.db_port)
 
 
 def ensure_database_exists(admin_url: str, name: str) -> None:

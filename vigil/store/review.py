@@ -1,8 +1,10 @@
 """The review queue: traces a person should look at, who holds each, and their labels.
 
 A reviewer claims the next item (:func:`claim_next`) for a lease; an expired lease makes the
-item claimable again. Every label and relabel is kept (:func:`label_history`); a labeled item
-can become a reviewed example (:func:`add_reviewed_example`), the seed of a golden dataset.
+item claimable again. Every label and relabel is kept (:func:`label_history`); a label is
+refused when someone else labeled the item since the reviewer looked at it
+(:class:`LabeledMeanwhile`). A labeled item can become a reviewed example
+(:func:`add_reviewed_example`), the seed of a golden dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from vigil.db.types import Conn
 from vigil.errors import VigilError
 
 LABELS = ("correct", "hallucinated", "irrelevant", "unsafe", "other")
+
+
+class LabeledMeanwhile(VigilError):
+    """Someone else labeled the item after the reviewer was shown it (a stale screen, an
+    expired lease): their label is not overwritten unseen."""
 
 
 @dataclass(frozen=True)
@@ -177,11 +184,14 @@ def release(conn: Conn, item_id: int, reviewer: str) -> bool:
 
 
 def item(conn: Conn, item_id: int, apps: Sequence[str] | None) -> dict[str, Any] | None:
-    """One item with its trace's app and its regression's headline; None when it does not
-    exist or its app is not among ``apps`` (None: every app)."""
+    """One item with its trace's app, its regression's headline and ``label_id``, the id of
+    its latest label (None: unlabeled; what a screen passes to :func:`label` as
+    ``seen_label``); None when it does not exist or its app is not among ``apps`` (None:
+    every app)."""
     return conn.execute(
         f"""
-        SELECT {_ITEM_COLUMNS}, r.headline AS regression
+        SELECT {_ITEM_COLUMNS}, r.headline AS regression,
+               (SELECT max(l.id) FROM review_labels l WHERE l.item_id = i.id) AS label_id
         FROM review_items i JOIN traces t ON t.id = i.trace_id
         LEFT JOIN regressions r ON r.id = i.regression_id
         WHERE i.id = %(id)s AND (%(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s::text[]))
@@ -236,10 +246,18 @@ def label(
     *,
     reviewer: str,
     label: str,
+    seen_label: int | None,
     note: str | None = None,
     corrected_answer: str | None = None,
 ) -> dict[str, Any]:
     """Label (or relabel) an item and keep the label in its history; returns the history row.
+
+    ``seen_label``: the latest label the reviewer was shown (the ``label_id`` of
+    :func:`item`, the ``id`` of a history row), None when they saw the item unlabeled. A
+    label someone else set after it raises :class:`LabeledMeanwhile`: a reviewer whose lease
+    expired while another labeled the item does not overwrite that label unseen; to relabel,
+    they open the item again (and see the label they replace). Their own later labels (another
+    tab) do not count.
 
     Atomic: its own transaction (a savepoint inside the caller's). A pending item that
     another reviewer holds under a live lease is refused; labeling ends the claim.
@@ -259,6 +277,16 @@ def label(
             raise VigilError(
                 f"Review item {item_id} is claimed by {row['claimed_by']} until "
                 f"{row['lease_expires_at'].astimezone(UTC):%H:%M} UTC; claim the next item instead."
+            )
+        newer = conn.execute(
+            "SELECT reviewer, label FROM review_labels WHERE item_id = %s AND id > %s"
+            " AND reviewer <> %s ORDER BY id DESC LIMIT 1",
+            (item_id, seen_label or 0, who),
+        ).fetchone()
+        if newer is not None:
+            raise LabeledMeanwhile(
+                f"{newer['reviewer']} labeled this item meanwhile ({newer['label']!r}); "
+                "reopen it to relabel."
             )
         conn.execute(
             "UPDATE review_items SET status = 'labeled', label = %s, note = %s,"

@@ -66,13 +66,14 @@ def finish_run(conn: Conn, run_id: int, status: str, message: str | None = None)
 
 
 def recent_runs(conn: Conn, limit: int = 20, apps: list[str] | None = None) -> list[dict]:
-    """Newest first. ``apps`` keeps the runs of those apps and the runs over every app
-    (None: every run)."""
+    """Newest first. ``apps`` keeps the runs of those apps only (None: every run, for an
+    admin). A run over every app (``app IS NULL``) counts, errors and costs the traces of
+    all apps, so only an admin sees it."""
     return conn.execute(
         "SELECT id, kind, app, window_start, window_end, status, traces_total, traces_done,"
         " scored, skipped, errors, cost_usd, judge_tokens, evaluators, started_at, finished_at,"
         " updated_at, message, flow_run_id"
-        " FROM eval_runs WHERE %(apps)s::text[] IS NULL OR app IS NULL OR app = ANY(%(apps)s)"
+        " FROM eval_runs WHERE %(apps)s::text[] IS NULL OR app = ANY(%(apps)s)"
         " ORDER BY started_at DESC, id DESC LIMIT %(limit)s",
         {"apps": apps, "limit": limit},
     ).fetchall()

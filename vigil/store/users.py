@@ -1,12 +1,15 @@
 """Users, their per-app grants, and the trail of who changed whose access (docs/access.md).
 
-Every change records its actor in ``access_events``, in the same transaction.
+Every change records its actor in ``access_events``, in the same transaction. Failed
+password sign-ins are recorded in ``sign_in_attempts`` and throttle the name typed
+(:func:`vigil.auth.throttle`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vigil import auth
 from vigil.db.types import Conn
@@ -23,6 +26,33 @@ class User:
     has_password: bool
     created_at: datetime
     created_by: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A name's failed password sign-ins in a row, as of the database's clock."""
+
+    name: str  # as typed at sign-in: a user's, or one that does not exist
+    failures: int
+    last_failure: datetime
+    locked_until: datetime | None  # None: not locked (yet)
+    wait: timedelta  # how long it is still refused; zero when it is not
+
+    def message(self) -> str:
+        minutes = max(1, math.ceil(self.wait.total_seconds() / 60))
+        return (
+            f"Too many failed sign-ins as {self.name!r}: try again in {minutes} minute"
+            f"{'s' if minutes > 1 else ''}, or ask an admin to run "
+            f"`vigil users unlock {self.name}`."
+        )
+
+
+class Locked(VigilError):
+    """Refused without checking the password: too many failed sign-ins as this name."""
+
+    def __init__(self, lock: Lock) -> None:
+        super().__init__(lock.message())
+        self.lock = lock
 
 
 _SELECT = """
@@ -119,16 +149,91 @@ def password_hash_of(conn: Conn, name: str) -> str | None:
 
 def sign_in(conn: Conn, name: str, password: str) -> User | None:
     """The enabled user with this name and password, or None. The failure takes as long
-    for an unknown name as for a wrong password; an outdated hash is replaced."""
-    stored = password_hash_of(conn, name)
-    checked = auth.check_password(stored, password)
-    if not checked.ok:
-        return None
-    if checked.new_hash is not None:
+    for an unknown name as for a wrong password; an outdated hash is replaced.
+
+    A failure is recorded against the name (known or not), a success clears the name's
+    failures. Raises :class:`Locked` while the name is locked, after the same time a check
+    takes and without checking the password.
+    """
+    with conn.transaction():
+        # One attempt at a time per name, so that parallel guesses cannot all pass the count.
         conn.execute(
-            "UPDATE users SET password_hash = %s WHERE name = %s", (checked.new_hash, name)
+            "SELECT pg_advisory_xact_lock(hashtext('vigil sign-in'), hashtext(%s))", (name,)
         )
-    return get_user(conn, name)
+        failures, now = _failures(conn, name)
+        previous = failures.get(name, [])
+        throttle = auth.throttle(previous, now)
+        if not throttle.locked(now):
+            checked = auth.check_password(password_hash_of(conn, name), password)
+            if not checked.ok:
+                _attempt(conn, name, "failure", streak=auth.streak(previous, now))
+                return None
+            if previous:
+                _attempt(conn, name, "success")
+            if checked.new_hash is not None:
+                conn.execute(
+                    "UPDATE users SET password_hash = %s WHERE name = %s", (checked.new_hash, name)
+                )
+            return get_user(conn, name)
+    auth.check_password(None, password)  # refused in the time a real check takes
+    raise Locked(_lock(name, previous, throttle, now))
+
+
+def _attempt(conn: Conn, name: str, outcome: str, *, streak: int | None = None,
+             actor: str | None = None) -> None:  # fmt: skip
+    conn.execute(
+        "INSERT INTO sign_in_attempts (name, outcome, streak, actor) VALUES (%s, %s, %s, %s)",
+        (name, outcome, streak, actor),
+    )
+
+
+def _failures(conn: Conn, name: str | None) -> tuple[dict[str, list[auth.Failure]], datetime]:
+    """The failures that may still count (:data:`vigil.auth.FAILURES_READ`) of ``name`` (or
+    of every name) since its last success or unlock, oldest first; and the database's now."""
+    rows = conn.execute(
+        "SELECT a.name, a.at, a.streak FROM sign_in_attempts a"
+        " WHERE a.outcome = 'failure' AND a.at > now() - %(read)s"
+        " AND (%(name)s::text IS NULL OR a.name = %(name)s)"
+        " AND NOT EXISTS (SELECT FROM sign_in_attempts r WHERE r.name = a.name"
+        "                 AND r.outcome <> 'failure' AND r.id > a.id)"
+        " ORDER BY a.name, a.id",
+        {"name": name, "read": auth.FAILURES_READ},
+    ).fetchall()
+    failures: dict[str, list[auth.Failure]] = {}
+    for r in rows:
+        failures.setdefault(r["name"], []).append(auth.Failure(r["at"], r["streak"]))
+    now = conn.execute("SELECT now() AS now").fetchone()
+    assert now is not None
+    return failures, now["now"]
+
+
+def _lock(name: str, failures: list[auth.Failure], throttle: auth.Throttle,
+          now: datetime) -> Lock:  # fmt: skip
+    until = throttle.until if throttle.locked(now) else None
+    wait = until - now if until is not None else timedelta(0)
+    return Lock(name, throttle.failures, failures[-1].at, until, wait)
+
+
+def sign_in_locks(conn: Conn, name: str | None = None) -> list[Lock]:
+    """The names (or just ``name``) with failed sign-ins in a row, locked or not yet, by
+    name (:func:`vigil.auth.throttle`)."""
+    failures, now = _failures(conn, name)
+    locks = []
+    for who, theirs in failures.items():
+        throttle = auth.throttle(theirs, now)
+        if throttle.failures > 0:
+            locks.append(_lock(who, theirs, throttle, now))
+    return locks
+
+
+def unlock(conn: Conn, name: str, *, by: str) -> bool:
+    """Forget the failed sign-ins as ``name`` (a user's or not), so that it may sign in
+    again at once. Returns False if there were none. Call inside a transaction."""
+    if not sign_in_locks(conn, name):
+        return False
+    _attempt(conn, name, "unlock", actor=by)
+    _event(conn, by, "unlock", name)
+    return True
 
 
 def set_password(conn: Conn, name: str, password_hash: str, *, by: str) -> None:
