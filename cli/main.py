@@ -13,6 +13,8 @@ from cli import (
     canary,
     compare,
     database,
+    datasets,
+    gate,
     ingest,
     keys,
     metrics,
@@ -70,6 +72,8 @@ cli.add_command(alerts.alerts)
 cli.add_command(canary.canary)
 cli.add_command(metrics.metrics)
 cli.add_command(users.users)
+cli.add_command(datasets.datasets)
+cli.add_command(gate.gate)
 
 
 def main() -> None:

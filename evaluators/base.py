@@ -28,6 +28,7 @@ Need = Literal[
     "latency",
     "tokens",
     "cost",
+    "tests",  # code items: attributes.test (HumanEval's check(candidate)) and entry_point
 ]
 
 
@@ -69,6 +70,7 @@ def missing_needs(trace: Trace, needs: frozenset[Need]) -> list[str]:
         "latency": lambda: trace.latency_ms is not None,
         "tokens": lambda: trace.tokens_in is not None or trace.tokens_out is not None,
         "cost": lambda: trace.cost_usd is not None,
+        "tests": lambda: bool(trace.attributes.get("test") and trace.attributes.get("entry_point")),
     }
     return sorted(need for need in needs if not checks[need]())
 
@@ -79,6 +81,9 @@ class Evaluator(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
     needs: ClassVar[frozenset[Need]]
+    # False for an evaluator whose verdict can change between calls on the same trace (an
+    # LLM judge): the CI gate judges such a score again when it lies near its threshold.
+    deterministic: ClassVar[bool] = True
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources

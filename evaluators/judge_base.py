@@ -42,6 +42,7 @@ class JudgeEvaluator(Evaluator):
     """Base of the evaluators that ask :class:`evaluators.base.Judge` (TruLens feedback)."""
 
     version = JudgeVersion("llm-1")
+    deterministic = False
 
     @abstractmethod
     def calls(self, trace: Trace) -> list[Call]:

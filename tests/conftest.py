@@ -25,7 +25,9 @@ TABLES = (
     "review_events, review_items, regressions, scores, eval_claims, sampling_policies,"
     " eval_runs, retrievals, spans, traces, segment_keys, alert_attempts, alert_notices,"
     " alert_states, canaries, users, grants, access_events, score_daily, trace_daily,"
-    " latency_daily, reviewed_examples, sign_in_attempts, rollup_changes"
+    " latency_daily, reviewed_examples, sign_in_attempts, rollup_changes,"
+    " gate_scores, gate_outputs, gate_runs, dataset_items, dataset_versions, golden_items,"
+    " datasets"
 )
 
 
