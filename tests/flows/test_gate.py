@@ -10,13 +10,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evaluators.registry import available
 from flows.gate import GateCannotRun, GateRequest, run_gate
 from vigil.db.types import Conn
-from vigil.gate.config import GateConfig, NoiseConfig, Rule
+from vigil.gate.config import GateConfig, NoiseConfig, Rule, load_gate_config
 from vigil.golden import GoldenItem
 from vigil.settings import load_settings
 from vigil.store import datasets
@@ -201,3 +203,12 @@ def test_what_cannot_run_says_why(conn: Conn) -> None:
     conn.execute("UPDATE gate_scores SET version = 'v0' WHERE run_id = %s", (first.run_id,))
     with pytest.raises(GateCannotRun, match="token_f1: baseline v0, this run 1"):
         _gate(conn, settings, "grounded", config)
+
+
+def test_the_example_config_names_installed_evaluators_at_their_versions() -> None:
+    config = load_gate_config(Path(__file__).resolve().parents[2] / "infra/gate.example.yaml")
+    known = available()
+    for name, version in config.pinned.items():
+        assert name in known, f"{name} is not an installed evaluator"
+        if version is not None:
+            assert known[name].version == version
