@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.ingest_jsonl",
     "bench.ingest",
     "bench.quality",
+    "bench.gate",
     "bench.evaluate",
     "bench.evaluate_judge",
     "bench.backfill",

@@ -3,6 +3,7 @@
 from evaluators import (
     answer_relevance,
     bleu,
+    code_tests,
     context_relevance,
     cost,
     exact_match,
@@ -31,6 +32,7 @@ from evaluators import (
 __all__ = [
     "answer_relevance",
     "bleu",
+    "code_tests",
     "context_relevance",
     "cost",
     "exact_match",
