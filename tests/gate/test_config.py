@@ -28,9 +28,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_example_file_loads() -> None:
     config = load_gate_config(EXAMPLE)
     assert config.pinned == {
-        "groundedness": "1",
+        "groundedness": "minilm-2",
         "answer_relevance": None,
-        "judge:groundedness": None,
+        "judge_groundedness": None,
     }
     drop, named, judge = config.rules
     assert (
@@ -38,7 +38,7 @@ def test_the_example_file_loads() -> None:
     )
     assert named.title == "answers stay on topic"
     assert judge.not_below_baseline and judge.item_threshold == 0.7
-    assert judge.title == "judge:groundedness must not pass fewer items than the baseline"
+    assert judge.title == "judge_groundedness must not pass fewer items than the baseline"
     assert config.noise == NoiseConfig(margin=0.1, rejudge=2)
     assert (config.confidence, config.resamples, config.samples) == (0.95, 2000, 1)
 
