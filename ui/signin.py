@@ -43,6 +43,11 @@ def gate() -> Viewer:
     raise AssertionError("st.stop() returned")  # for the type checker
 
 
+def signed_in() -> bool:
+    """Whether this session has a viewer (not re-checked: :func:`gate` does that)."""
+    return isinstance(st.session_state.get(SESSION_KEY), Viewer)
+
+
 def acting() -> Viewer | None:
     """The viewer to check and record a write with, as the users table says now, or None
     when signed out, disabled or removed. Streamlit runs a widget's callback before the

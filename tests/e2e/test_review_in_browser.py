@@ -67,3 +67,23 @@ def test_a_reviewer_labels_the_claimed_item_and_it_leaves_the_queue(
     assert (row["status"], row["label"], row["reviewer"]) == ("labeled", "hallucinated", REVIEWER)
     row = item_row(conn, "t1")
     assert (row["status"], row["claimed_by"]) == ("pending", REVIEWER)
+
+
+def test_a_link_to_a_page_opens_it_after_sign_in(
+    conn: psycopg.Connection, streamlit_url: str, browser: BrowserContext
+) -> None:
+    """An alert's or a gate comment's link, opened signed out, leads to its page once the
+    viewer signs in, not to the overview."""
+    seed(conn)
+    with conn.transaction():
+        users.add_user(conn, REVIEWER, "reviewer", by="test", password_hash=hash_password(PASSWORD))
+        users.grant(conn, REVIEWER, "support-bot", by="test")
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{streamlit_url}/traces?trace=t1")
+    expect(page.get_by_role("link", name="Review queue")).to_have_count(0)  # no menu yet
+    page.get_by_role("textbox", name="Name").fill(REVIEWER)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    shows(page, "Trace t1")
+    assert "/traces" in page.url and "trace=t1" in page.url

@@ -68,7 +68,8 @@ def test_overview_of_an_empty_database_says_how_to_send_traces(conn: psycopg.Con
 
 
 def test_overview_says_when_the_range_is_empty(conn: psycopg.Connection) -> None:
-    seed(conn)  # yesterday's traces: none in the last 24 hours' hourly buckets before today
+    when = WINDOW[0] - timedelta(days=2)  # older than the last 24 hours at any time of day
+    traces.insert_traces(conn, [Trace(id="old", app="support-bot", start_time=when)])
     at = open_page(PAGE)
     at.selectbox(key="overview_range").set_value("Last 24 hours").run()
 

@@ -21,14 +21,18 @@ from ui.data import connection
 from ui.review_view import escape, highlighted_answer, unsupported_sentences
 from vigil.db import translate_errors
 from vigil.errors import VigilError
+from vigil.golden.item import NAME_RULE, is_dataset_name
+from vigil.golden.reviewed import add_reviewed
 from vigil.models import Trace
 from vigil.settings import load_settings
-from vigil.store import review, scores, traces
+from vigil.store import datasets, review, scores, traces
 
 FLASH = "review_flash"
 ITEM = "review_item"  # the id of the item on screen
 KINDS = {"Regressions and audit": None, "Regressions": False, "Audit sample": True}
 SHORTCUTS = {label: str(n) for n, label in enumerate(review.LABELS, start=1)}
+GOLDEN = "golden_dataset"  # the dataset "Add to golden dataset" adds to
+DEFAULT_GOLDEN = "reviewed"
 
 
 def _flash(kind: str, message: str) -> None:
@@ -113,20 +117,63 @@ def _release(item: dict[str, Any]) -> None:
 
 
 def _add_golden(item: dict[str, Any]) -> None:
+    """Keep the trace as a reviewed example and add it to the golden dataset named in the
+    sidebar, as its next version (unchanged when it is there already), in one transaction."""
     viewer = _labeler(item["app"], "add")
     if viewer is None:
         return
+    name = st.session_state.get(GOLDEN, DEFAULT_GOLDEN).strip()
+    trace = escape(item["trace_id"])
+    if not is_dataset_name(name):
+        _flash("error", f"{escape(repr(name))} is not a dataset name: {NAME_RULE}. "
+                        "Nothing was saved.")  # fmt: skip
+        return
     try:
-        with translate_errors():
-            added = review.add_reviewed_example(connection(), item["id"], added_by=viewer.name)
+        conn = connection()
+        with translate_errors(), conn.transaction():
+            review.add_reviewed_example(conn, item["id"], added_by=viewer.name)
+            added = add_reviewed(conn, name, by=viewer.name, trace_ids=[item["trace_id"]])
+            version = added.version
+            if version is None:  # another review of the trace, labeled later, has no reference
+                raise VigilError(
+                    f"Trace {item['trace_id']}'s latest label gives no reference answer: "
+                    "give a corrected answer, or label it correct."
+                )
     except VigilError as err:
         _flash("error", f"{escape(str(err))} Nothing was saved.")
         return
-    trace = escape(item["trace_id"])
-    if added:
-        _flash("success", f"Trace {trace} added to the golden dataset.")
+    label = escape(version.label)
+    if not version.created:
+        _flash("info", f"Trace {trace} is already in {label} (unchanged).")
+    elif added.replaced:
+        _flash("success", f"Trace {trace} updated in golden dataset {label} (its review "
+                          "changed).")  # fmt: skip
     else:
-        _flash("info", f"Trace {trace} is already in the golden dataset.")
+        _flash("success", f"Trace {trace} added to golden dataset {label}.")
+
+
+def _golden_dataset(labelable: list[str]) -> None:
+    """Which dataset "Add to golden dataset" adds to: a name typed, or an existing one."""
+    if not labelable:
+        return
+    st.session_state.setdefault(GOLDEN, DEFAULT_GOLDEN)
+    with st.sidebar:
+        st.subheader("Golden dataset")
+        st.text_input("Add to dataset", key=GOLDEN, max_chars=100,
+                      help="Key G adds the item on screen to it, as a new version.")  # fmt: skip
+        names = [d["name"] for d in datasets.listing(conn)]
+        if names:
+            st.selectbox("Or pick one", [None, *names], key="golden_dataset_pick",
+                         format_func=lambda n: n or "(existing datasets)",
+                         on_change=_pick_golden)  # fmt: skip
+        if not is_dataset_name(st.session_state[GOLDEN].strip()):
+            st.error(f"Not a dataset name: {NAME_RULE}.")
+
+
+def _pick_golden() -> None:
+    picked = st.session_state.get("golden_dataset_pick")
+    if picked:
+        st.session_state[GOLDEN] = picked
 
 
 def _filters(choices: dict[str, list[Any]]) -> review.Filters:
@@ -255,6 +302,7 @@ visible = viewer.app_list()
 choices = review.filter_choices(conn, visible)
 filters = _filters(choices)
 labelable = [app for app in choices["apps"] if viewer.can_label(app)]
+_golden_dataset(labelable)
 pending = review.list_items(conn, apps=visible, filters=filters)
 
 if ITEM not in st.session_state:

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A dataset's name (the CHECK on datasets.name, migration 0015).
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+NAME_RULE = "letters, digits, '_', '.' or '-' (up to 100, starting with a letter or digit)"
+
+
+def is_dataset_name(name: str) -> bool:
+    return DATASET_NAME.fullmatch(name) is not None
 
 
 class RetrievalSpec(BaseModel):

@@ -7,7 +7,6 @@ latest version stores nothing and returns that version (imports are idempotent).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
 from vigil.errors import VigilError
-from vigil.golden.item import GoldenItem, version_hash
+from vigil.golden.item import NAME_RULE, GoldenItem, is_dataset_name, version_hash
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,6 @@ def reviewed(
 
 
 def _valid_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
-        raise VigilError(f"dataset name {name!r}: use letters, digits, '_', '.' or '-' "
-                         "(up to 100, starting with a letter or digit)")  # fmt: skip
+    if not is_dataset_name(name):
+        raise VigilError(f"dataset name {name!r}: use {NAME_RULE}")
     return name
