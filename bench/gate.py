@@ -2,8 +2,10 @@
 
 Correctness: all 164 canonical solutions must pass; every solution without its last
 non-blank line must fail; on a few problems, hostile completions (an infinite loop, a fork
-bomb, a 10 GB allocation, a network call) must fail cleanly, and no sandbox process may
-outlive its run. Each count is set beside the expected count, in each sandbox mode.
+bomb, a 10 GB allocation, a network call, each followed by the canonical solution, so that it
+would pass if let through) must fail cleanly, for their cause (the timeout, ``MemoryError``,
+the network refused), and no sandbox process may outlive its run. Each count is set beside
+the expected count, in each sandbox mode.
 
 Speed: canonical programs per second, ``WORKERS`` at a time, for our sandbox in both modes
 beside (a) a bare ``subprocess.run([sys.executable, file])`` with a timeout and no
@@ -20,6 +22,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,11 +46,16 @@ WORKERS = min(4, os.cpu_count() or 1)
 TIMEOUT_S = 10.0
 HOSTILE_TIMEOUT_S = 2.0
 HOSTILE_ON = 8  # problems
+# A hostile start (the canonical solution follows it) and a pattern the outcome's detail must
+# match: the timeout, or the failure it caused.
 HOSTILE = {
-    "infinite loop": "    while True:\n        pass\n",
-    "fork bomb": "    import os\n    while True:\n        os.fork()\n",
-    "10 GB allocation": "    return bytearray(10 * 2**30)\n",
-    "network call": "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=5)\n",
+    "infinite loop": ("    while True:\n        pass\n", "no result within"),
+    "fork bomb": ("    import os\n    while True:\n        os.fork()\n", ""),
+    "10 GB allocation": ("    bytearray(10 * 2**30)\n", "MemoryError"),
+    "network call": (
+        "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=5)\n",
+        "Network is unreachable|blocked by the Vigil sandbox guard",
+    ),
 }
 Runner = Callable[[str], bool]
 
@@ -84,7 +92,11 @@ def _correctness(
     def ours(limits: Limits) -> Callable[[str], str]:
         return lambda text: run_program(text, limits, mode).status
 
-    normal, hostile = ours(Limits(timeout_s=TIMEOUT_S)), ours(Limits(timeout_s=HOSTILE_TIMEOUT_S))
+    def hostile(text: str) -> tuple[str, str]:
+        outcome = run_program(text, Limits(timeout_s=HOSTILE_TIMEOUT_S), mode)
+        return outcome.status, outcome.detail
+
+    normal = ours(Limits(timeout_s=TIMEOUT_S))
     n = len(problems)
     rows = [
         Row("gate", f"{mode}: canonical solutions (n={n})", "passed",
@@ -94,10 +106,10 @@ def _correctness(
             .count("failed"), "expected", n),
     ]  # fmt: skip
     chosen = problems[:: max(1, n // HOSTILE_ON)][:HOSTILE_ON]
-    for case, body in HOSTILE.items():
-        statuses = _map(hostile, [_source(p, body) for p in chosen])
-        clean = sum(s in ("failed", "timeout") for s in statuses)
-        print(f"bench.gate: {mode}, {case}: {sorted(set(statuses))}", file=sys.stderr)
+    for case, (start, cause) in HOSTILE.items():
+        results = _map(hostile, [_source(p, start + p["canonical_solution"]) for p in chosen])
+        clean = sum(s in ("failed", "timeout") and bool(re.search(cause, d)) for s, d in results)
+        print(f"bench.gate: {mode}, {case}: {sorted({s for s, _ in results})}", file=sys.stderr)
         rows.append(Row("gate", f"{mode}: {case} (n={len(chosen)})", "failed cleanly", clean,
                         "expected", len(chosen)))  # fmt: skip
     rows.append(Row("gate", f"{mode}: after all runs", "sandbox processes left", _left(folder),

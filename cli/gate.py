@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -15,10 +17,15 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from cli.common import open_db, settings_from, settings_options
 from flows.gate import GateRequest, run_gate
+from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.gate.config import load_gate_config
 from vigil.gate.report import EXIT_CODES, GateSummary, junit_xml, markdown
 from vigil.gate.runfile import dump, write
+from vigil.golden import read_items
+from vigil.store.datasets import save_version
+
+T = TypeVar("T")
 
 
 def _git_sha() -> str | None:
@@ -47,13 +54,19 @@ def _cannot_run(dataset: str, candidate: str, err: VigilError, md: Path | None,
         candidate=candidate, baseline=None, verdict="error", rules=(), errors=(), worst=(),
         flaky=(), evaluators={}, items=0, message=str(err),
     )  # fmt: skip
-    _write_reports(summary, md, junit)
+    try:
+        _write_reports(summary, md, junit)
+    except OSError as failed:
+        click.secho(f"warning: cannot write the reports: {failed}", fg="yellow", err=True)
     click.secho(f"error: the gate could not run: {err}", fg="red", err=True)
     sys.exit(EXIT_CODES["error"])
 
 
 @click.command()
 @click.option("--dataset", required=True, help="The golden dataset, NAME or NAME@VERSION.")
+@click.option("--dataset-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Gate on the version of --dataset holding exactly this JSONL's items "
+                   "(imported if new): for a CI job that keeps its dataset in git.")  # fmt: skip
 @click.option("--candidate", required=True,
               help="module:function called with each item's input (returns the answer, "
                    "or answer and contexts), or a .jsonl of outputs ({id, answer, "
@@ -81,8 +94,9 @@ def _cannot_run(dataset: str, candidate: str, err: VigilError, md: Path | None,
 @click.option("--by", envvar=["VIGIL_USER", "USER"], default="vigil", show_default=True,
               help="Who runs the gate, kept with the run [env VIGIL_USER, else USER].")  # fmt: skip
 @settings_options
-def gate(dataset: str, candidate: str, baseline: str, config_path: str | None, md: Path | None,
-         junit: Path | None, write_run: Path | None, by: str, home: str | None,
+def gate(dataset: str, dataset_file: Path | None, candidate: str, baseline: str,
+         config_path: str | None, md: Path | None, junit: Path | None,
+         write_run: Path | None, by: str, home: str | None,
          db_url: str | None) -> None:  # fmt: skip
     """Score a candidate on a golden dataset and compare it, item by item, with a baseline
     run: a bootstrap confidence interval of the mean difference, McNemar's test for
@@ -92,38 +106,61 @@ def gate(dataset: str, candidate: str, baseline: str, config_path: str | None, m
     \b
     Exit code: 0 the gate passed, 1 it failed, 2 it could not run.
     Example:
-      vigil datasets import golden.jsonl --name support
-      vigil gate --dataset support --candidate myapp.rag:answer --config gate.yaml \\
+      vigil gate --dataset support --dataset-file golden.jsonl \\
+                 --candidate myapp.rag:answer --config gate.yaml \\
                  --markdown gate.md --junit gate.xml
     """
     try:
         config = load_gate_config(config_path) if config_path else None
         settings = settings_from(home, db_url)
-        request = GateRequest(dataset=dataset, candidate=candidate, baseline=baseline,
-                              config=config, by=by, git_sha=_git_sha(),
-                              ui_url=settings.ui_url)  # fmt: skip
-        console = Console(stderr=True)
-        with open_db(home, db_url) as conn, Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(),
-            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
-            transient=not console.is_terminal,
-        ) as progress:  # fmt: skip
-            tasks: dict[str, TaskID] = {}
-
-            def tick(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=total)
-                progress.update(tasks[stage], completed=done, total=total)
-
-            outcome = run_gate(conn, settings, request, tick)
+        with open_db(home, db_url) as conn:
+            spec = _dataset(conn, dataset, dataset_file, by)
+            request = GateRequest(dataset=spec, candidate=candidate, baseline=baseline,
+                                  config=config, by=by, git_sha=_git_sha(),
+                                  ui_url=settings.ui_url)  # fmt: skip
+            outcome = _with_progress(lambda tick: run_gate(conn, settings, request, tick))
+        summary = outcome.summary
+        _write_reports(summary, md, junit)
+        if write_run:
+            write(write_run, dump(outcome.record, summary.verdict, candidate,
+                                  summary.dataset_version))  # fmt: skip
     except VigilError as err:
         _cannot_run(dataset, candidate, err, md, junit)
-    summary = outcome.summary
-    _write_reports(summary, md, junit)
-    if write_run:
-        write(write_run, dump(outcome.record, summary.verdict, candidate, summary.dataset_version))
+    except Exception as err:  # a crash is "could not run", never a "fail" of the candidate
+        traceback.print_exc()
+        _cannot_run(dataset, candidate, VigilError(f"{type(err).__name__}: {err}"), md, junit)
     _echo(summary)
     sys.exit(EXIT_CODES[summary.verdict])
+
+
+def _dataset(conn: Conn, dataset: str, dataset_file: Path | None, by: str) -> str:
+    """The dataset version to gate on: --dataset as given, or the version that holds
+    exactly --dataset-file's items (imported if new)."""
+    if dataset_file is None:
+        return dataset
+    if "@" in dataset:
+        raise VigilError("--dataset-file gives the version: pass --dataset NAME without @VERSION")
+    version = save_version(conn, dataset, read_items(dataset_file), by=by,
+                           change=f"import {dataset_file.name}")  # fmt: skip
+    return version.label
+
+
+def _with_progress(work: Callable[[Callable[[str, int, int], None]], T]) -> T:
+    """Run ``work`` with one progress bar a stage, on stderr."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+        transient=not console.is_terminal,
+    ) as progress:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        return work(tick)
 
 
 def _echo(summary: GateSummary) -> None:

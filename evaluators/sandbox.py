@@ -4,8 +4,10 @@ A fresh isolated interpreter (``python -I -S``) in a temporary directory, an emp
 environment, rlimits (memory, CPU, file size, processes), a wall-clock timeout that kills
 the whole process group, capped output. ``namespaces`` mode adds ``unshare``: no network, a
 PID namespace that dies with its first process, the project, home and shared temporary
-folders hidden, and root dropped to ``nobody``. ``guarded`` mode, where namespaces are not
-permitted, only patches the interpreter against accidents: it is not a security boundary.
+folders hidden, root dropped to ``nobody``, and every capability given up for good before the
+program runs (or it does not run), so that the hiding cannot be undone. ``guarded`` mode,
+where namespaces are not permitted, only patches the interpreter against accidents: it is
+not a security boundary.
 A program passes if it exits with 0 *and* the harness saw ``check()`` return (a per-run token
 written after it), so an early ``sys.exit(0)`` fails. See docs/sandbox.md.
 """
@@ -42,6 +44,8 @@ _SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 _STATUS_CAP = 256
 _DETAIL_CHARS = 400
 _COLUMN_ZERO = re.compile(r"(?:async\s+def|def|class|import|from)\b|@")
+# Runs first in the sandbox's interpreter, handed over with -c (-I -S: see that file).
+_WRAPPER = Path(__file__).with_name("_sandbox_child.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,10 @@ def run_program(source: str, limits: Limits = Limits(), mode: Mode | None = None
     try:
         path = os.path.join(workdir, "program.py")
         Path(path).write_text(source, encoding="utf-8")
-        drop = mode == "namespaces" and os.geteuid() == 0
-        if drop:
+        as_nobody = mode == "namespaces" and os.geteuid() == 0
+        if as_nobody:
             os.chown(workdir, NOBODY, NOBODY)
-        status, detail = _run(path, workdir, limits, mode, drop, started)
+        status, detail = _run(path, workdir, limits, mode, as_nobody, started)
     except OSError as err:
         status, detail = "error", f"could not start the sandbox: {err}"
     finally:
@@ -128,7 +132,7 @@ def run_program(source: str, limits: Limits = Limits(), mode: Mode | None = None
 
 
 def _run(
-    path: str, workdir: str, limits: Limits, mode: Mode, drop: bool, started: float
+    path: str, workdir: str, limits: Limits, mode: Mode, as_nobody: bool, started: float
 ) -> tuple[Status, str]:
     token = secrets.token_hex(16)
     read_end, write_end = os.pipe()
@@ -137,7 +141,8 @@ def _run(
         "fd": write_end,
         "path": path,
         "limits": _rlimits(limits),
-        "uid": NOBODY if drop else None,
+        "drop": mode == "namespaces",  # every capability, for good; fails closed
+        "uid": NOBODY if as_nobody else None,
         "guard": mode == "guarded",
         **_hiding(workdir, limits, mode),
     }
@@ -280,96 +285,3 @@ def _signal(returncode: int | None) -> str:
         why = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)"}.get(name, "")
         return f"killed by {name}{why}"
     return f"exit code {returncode} and no message"
-
-
-# Runs first in the sandbox's interpreter: reads its configuration from stdin, hides
-# directories (namespaces mode), sets the limits, drops to nobody when started by root, puts
-# the guard in place (guarded mode), runs the program, then writes the token on its own pipe.
-_WRAPPER = r"""
-import marshal, os, resource, sys
-
-def hide(paths, keep, size):
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    def mount(source, target, fstype, flags, data):
-        args = [s.encode() if s else None for s in (source, target, fstype)]
-        if libc.mount(*args, flags, data.encode() if data else None) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), target)
-    held = [(path, read_only, os.open(path, os.O_PATH)) for path, read_only in keep]
-    for path in paths:
-        mount("tmpfs", path, "tmpfs", 2 | 4, f"mode=1777,size={size}")  # nosuid, nodev
-    for path, read_only, fd in held:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        mount(f"/proc/self/fd/{fd}", path, None, 4096 | 16384, None)  # bind, recursive
-        os.close(fd)
-        if read_only:  # keeping the flags that a user namespace may not clear
-            kept_flags = os.statvfs(path).f_flag & (2 | 4 | 8)
-            mount(None, path, None, 4096 | 32 | 1 | kept_flags, None)  # bind, remount, ro
-
-def guard():  # patches the C modules, before the Python ones that wrap them are imported
-    import _posixsubprocess, _signal, _socket, posix
-    def blocked(*args, **kwargs):
-        raise PermissionError("blocked by the Vigil sandbox guard: no network, no new "
-                              "processes, no file removal")
-    class NoSocket(_socket.socket):
-        __slots__ = ()  # socket.socket, which subclasses it, adds __weakref__
-        def __init__(self, *args, **kwargs):
-            blocked()
-    names = ("fork forkpty system popen kill killpg pidfd_open posix_spawn posix_spawnp "
-             "execv execve spawnv spawnve spawnvp spawnvpe remove unlink rmdir removedirs "
-             "rename renames replace truncate chmod chown lchown fchmod fchown").split()
-    for module in (os, posix):
-        for name in names:
-            if hasattr(module, name):
-                setattr(module, name, blocked)
-    _posixsubprocess.fork_exec = blocked
-    _signal.pidfd_send_signal = _signal.pthread_kill = blocked
-    _socket.socket = _socket.SocketType = NoSocket
-    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr",
-                 "socketpair"):
-        setattr(_socket, name, blocked)
-    for name in ("ctypes", "_ctypes", "resource", "multiprocessing"):
-        sys.modules[name] = None
-
-def main():
-    config = marshal.loads(sys.stdin.buffer.read())
-    os.umask(0o022)
-    if config["hide"]:
-        hide(config["hide"], config["keep"], config["tmpfs_bytes"])
-    with open(config["path"], encoding="utf-8") as file:
-        source = file.read()
-    for name, (soft, hard) in config["limits"].items():
-        resource.setrlimit(getattr(resource, name), (soft, hard))
-    if config["uid"] is not None:
-        os.setgroups([])
-        os.setgid(config["uid"])
-        os.setuid(config["uid"])
-    if config["guard"]:
-        guard()
-    write, exit_, fd, token = os.write, os._exit, config["fd"], config.pop("token").encode()
-    write(fd, b"R")
-    try:  # then exit at once, not waiting for threads the program left running
-        exec(compile(source, config["path"], "exec"), {"__name__": "__main__"})
-    except SystemExit as stop:
-        if stop.code is not None and not isinstance(stop.code, int):
-            print(stop.code, file=sys.stderr)
-        flush()
-        exit_(stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1)
-    except BaseException:
-        sys.excepthook(*sys.exc_info())  # the C one: importing traceback takes 10 ms
-        flush()
-        exit_(1)
-    flush()
-    write(fd, token)
-    exit_(0)
-
-def flush():
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-
-main()
-"""

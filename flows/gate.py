@@ -74,11 +74,12 @@ def run_gate(conn: Conn, settings: Settings, request: GateRequest,
     config = request.config or config_for(items)
     evaluators = _evaluators(conn, settings, config)
     baseline = _baseline(conn, request.baseline, version.id)
+    _check_versions(_versions(evaluators, config), baseline, config)  # before any call
     outputs = _outputs(request.candidate, items, config, progress)
     scored = score_outputs(evaluators, items, outputs, config, progress)
-    _check_versions(scored, baseline, config)
+    _require_scores(config, scored, outputs)
     results = _rules(config, scored, baseline)
-    errors = [(o.key, o.error) for o in outputs if o.error is not None]
+    errors = _errors(config, scored, outputs)
     errored_items = len({key for key, _ in errors})
     results.append(error_rule(errored_items, len(items), config))
     outcome = verdict(results)
@@ -97,7 +98,7 @@ def run_gate(conn: Conn, settings: Settings, request: GateRequest,
         dataset=version.dataset, dataset_version=version.version, run_id=run_id,
         candidate=request.candidate, baseline=baseline.description if baseline else None,
         verdict=outcome, rules=tuple(results),
-        errors=tuple((k, e) for k, e in errors if e is not None),
+        errors=tuple(errors),
         worst=worst_items({m: _pairs(scored, baseline, m) for m in compared},
                           config.worst_items, link),
         flaky=tuple((key, metric, m.votes) for metric in sorted(compared)
@@ -171,19 +172,57 @@ def _stored(conn: Conn, run_id: int, note: str) -> Baseline:
     )  # fmt: skip
 
 
-def _check_versions(scored: Scored, baseline: Baseline | None, config: GateConfig) -> None:
+def _versions(evaluators: list[Any], config: GateConfig) -> dict[str, str]:
+    """The version behind each metric: an evaluator's own, pass@k's that of code_tests."""
+    versions = {e.name: e.version for e in evaluators}
+    for rule in config.rules:
+        if rule.metric.startswith("pass@") and CODE_METRIC in versions:
+            versions[rule.metric] = versions[CODE_METRIC]
+    return versions
+
+
+def _check_versions(versions: dict[str, str], baseline: Baseline | None,
+                    config: GateConfig) -> None:  # fmt: skip
     """Scores of different evaluator versions are not comparable: refuse, naming both."""
     if baseline is None:
         return
-    differ = [f"{m}: baseline {baseline.versions[m]}, this run {scored.versions[m]}"
+    differ = [f"{m}: baseline {baseline.versions[m]}, this run {versions[m]}"
               for m in sorted({r.metric for r in config.rules})
-              if m in baseline.versions and m in scored.versions
-              and baseline.versions[m] != scored.versions[m]]  # fmt: skip
+              if m in baseline.versions and m in versions
+              and baseline.versions[m] != versions[m]]  # fmt: skip
     if differ:
         raise GateCannotRun(
             "the baseline was scored by other evaluator versions (" + "; ".join(differ) + "). "
             "Pin the versions in the gate config, or start a new baseline with --baseline none."
         )
+
+
+def _require_scores(config: GateConfig, scored: Scored, outputs: list[Output]) -> None:
+    """A rule whose metric scored no item, while the candidate answered some, cannot be
+    decided (no judge configured, an evaluator that needs what the items lack): refuse
+    rather than pass on nothing."""
+    if all(o.error is not None for o in outputs):
+        return  # nothing answered: the errors rule fails the run
+    for metric in sorted({r.metric for r in config.rules}):
+        results = scored.metrics.get(metric, {}).values()
+        if results and all(m.value is None for m in results):
+            why = next((m.explanation for m in results if m.explanation), "no reason given")
+            raise GateCannotRun(f"no item was scored on {metric} ({why}); a rule on it "
+                                "cannot be decided. Fix that, or drop the rule.")  # fmt: skip
+
+
+def _errors(config: GateConfig, scored: Scored, outputs: list[Output]) -> list[tuple[str, str]]:
+    """Items that could not be judged: the candidate failed on them, or an evaluator a rule
+    reads failed (a judge's error is not a low score, but neither may it pass unseen)."""
+    errors = [(o.key, o.error) for o in outputs if o.error is not None]
+    failed = {key for key, _ in errors}
+    judged = {CODE_METRIC if r.metric.startswith("pass@") else r.metric for r in config.rules}
+    for metric in sorted(judged):
+        for key, m in sorted(scored.metrics.get(metric, {}).items()):
+            if m.status == "error" and key not in failed:
+                errors.append((key, f"{metric}: {m.explanation}"))
+                failed.add(key)
+    return errors
 
 
 def _pairs(scored: Scored, baseline: Baseline | None, metric: str) -> list[ItemScore]:

@@ -11,6 +11,7 @@ so it cannot keep the process alive.
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import json
 import sys
@@ -62,8 +63,8 @@ def contexts_of(value: Any) -> list[Retrieval]:
 def normalize(key: str, sample: int, value: Any, latency_ms: float | None = None) -> Output:
     """An Output from what a candidate returned (see the module's docstring)."""
     if isinstance(value, str):
-        return Output(key, sample, value, latency_ms=latency_ms)
-    if isinstance(value, tuple) and len(value) == 2:
+        answer, contexts = value, None
+    elif isinstance(value, tuple) and len(value) == 2:
         answer, contexts = value
     elif isinstance(value, Mapping):
         answer = value.get("answer", value.get("completion", value.get("output")))
@@ -73,6 +74,9 @@ def normalize(key: str, sample: int, value: Any, latency_ms: float | None = None
                         "(answer, contexts) or {'answer': ..., 'contexts': [...]}")  # fmt: skip
     if not isinstance(answer, str):
         raise TypeError(f"the answer is {type(answer).__name__}, not a string")
+    if not answer.strip():  # nothing to judge: the candidate failed this item
+        return Output(key, sample, None, error="the candidate returned an empty answer",
+                      latency_ms=latency_ms)  # fmt: skip
     return Output(key, sample, answer, contexts_of(contexts), latency_ms=latency_ms)
 
 
@@ -145,8 +149,9 @@ def read_outputs(path: Path, items: Sequence[GoldenItem], samples: int) -> list[
     found: dict[str, list[Output]] = {}
     problems = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        lines = raw.decode("utf-8").splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as err:
         raise VigilError(f"--candidate {path}: cannot read it ({err})") from err
     for number, line in enumerate(lines, start=1):
         if not line.strip():

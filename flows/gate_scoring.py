@@ -92,8 +92,8 @@ def _rejudge(evaluator: Evaluator, traces: list[Trace], scores: list[Score],
     """Indexes of the scores near a threshold, with every judgement of each."""
     thresholds = _thresholds(config, evaluator.name)
     near = [i for i, s in enumerate(scores) if (v := _value(s)) is not None
-            and any(abs(v - t) <= config.noise.margin for t in thresholds)]  # fmt: skip
-    if not near or config.noise.rejudge <= 0:
+            and any(config.noise.near(v, t) for t in thresholds)]  # fmt: skip
+    if not near:
         return {}
     votes: dict[int, list[float]] = {i: [_value(scores[i]) or 0.0] for i in near}
     for _ in range(config.noise.rejudge):
@@ -148,17 +148,18 @@ def _item_metric(score: Score, votes: tuple[float, ...] | None, config: GateConf
 
 
 def _fold(samples: list[ItemMetric]) -> ItemMetric:
-    """Samples of one item: the mean of the scored ones (for code tests, the pass rate)."""
-    scored = [s for s in samples if s.value is not None]
-    if not scored:
-        first = samples[0] if samples else ItemMetric(None, "skipped", "no output")
+    """Samples of one item: their mean (for code tests, the pass rate c/n). A sample not
+    scored leaves the whole item not scored: averaging the others would overstate it."""
+    missing = [s for s in samples if s.value is None]
+    if missing or not samples:
+        first = missing[0] if missing else ItemMetric(None, "skipped", "no output")
         return ItemMetric(None, first.status, first.explanation)
     if len(samples) == 1:
         return samples[0]
     return ItemMetric(
-        statistics.fmean(s.value for s in scored if s.value is not None), "scored",
-        f"{len(scored)} of {len(samples)} samples scored",
-        tuple(v for s in scored for v in s.votes), any(s.flaky for s in scored),
+        statistics.fmean(s.value for s in samples if s.value is not None), "scored",
+        f"the mean of {len(samples)} samples",
+        tuple(v for s in samples for v in s.votes), any(s.flaky for s in samples),
     )  # fmt: skip
 
 

@@ -48,11 +48,11 @@ def test_a_ci_job_imports_gates_and_keeps_a_baseline_file(db_url: str, tmp_path:
     assert "warranty@1: unchanged" in again.stdout
 
     run_file = tmp_path / "gate-run.json"
-    first = vigil(["gate", "--dataset", "warranty", "--candidate", str(f["good"]),
-                   "--config", str(f["config"]), "--write-run", str(run_file),
-                   "--baseline", "none"], env)  # fmt: skip
+    first = vigil(["gate", "--dataset", "warranty", "--dataset-file", str(f["golden"]),
+                   "--candidate", str(f["good"]), "--config", str(f["config"]),
+                   "--write-run", str(run_file), "--baseline", "none"], env)  # fmt: skip
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "PASS" in first.stdout
+    assert "gate run #1 on warranty@1: PASS" in first.stdout  # the file's version, not a new one
     saved = json.loads(run_file.read_text())
     assert saved["verdict"] == "pass" and len(saved["scores"]["token_f1"]) == 12
 

@@ -17,11 +17,28 @@ from tests.evaluators.code_problems import without_last_line
 
 pytestmark = pytest.mark.shared_data
 HOSTILE_ON = ("HumanEval/0", "HumanEval/53", "HumanEval/163")
-HOSTILE = {
-    "infinite loop": "    while True:\n        pass\n",
-    "fork bomb": "    import os\n    while True:\n        os.fork()\n",
-    "10 GB allocation": "    return bytearray(10 * 2**30)\n",
-    "network": "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=5)\n",
+NO_NETWORK = {
+    "namespaces": "Network is unreachable",
+    "guarded": "blocked by the Vigil sandbox guard",
+}
+# A hostile start, followed by the canonical solution (so that the program would pass if the
+# sandbox let the start through), the status expected and the cause the outcome must name in
+# namespaces and in guarded mode ("" when only a failure or the timeout can end it). The last
+# is the control: a program of the same shape passes when what it asks is allowed.
+HOSTILE: dict[str, tuple[str, str, dict[str, str]]] = {
+    "infinite loop": ("    while True:\n        pass\n", "timeout", {}),
+    "fork bomb": ("    import os\n    while True:\n        os.fork()\n", "failed", {}),
+    "10 GB allocation": (
+        "    bytearray(10 * 2**30)\n",
+        "failed",
+        {"namespaces": "MemoryError", "guarded": "MemoryError"},
+    ),
+    "network": (
+        "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=5)\n",
+        "failed",
+        NO_NETWORK,
+    ),
+    "10 MB allocation (control)": ("    bytearray(10 * 2**20)\n", "passed", {}),
 }
 
 
@@ -58,11 +75,13 @@ def test_every_solution_without_its_last_line_fails(problems: dict[str, dict[str
     assert passed == [] and {o.status for o in outcomes} == {"failed"}
 
 
-def test_hostile_completions_fail(problems: dict[str, dict[str, Any]]) -> None:
+def test_hostile_completions_fail_for_their_cause(problems: dict[str, dict[str, Any]]) -> None:
     cases = [(task, case) for task in HOSTILE_ON for case in HOSTILE]
-    outcomes = run_all([source(problems[task], HOSTILE[case]) for task, case in cases],
-                       Limits(timeout_s=2.0))  # fmt: skip
-    statuses = {(task, case): o.status for (task, case), o in zip(cases, outcomes, strict=True)}
-    expected = {(task, case): "timeout" if case == "infinite loop" else "failed"
-                for task, case in cases}  # fmt: skip
-    assert statuses == expected
+    sources = [source(problems[task], HOSTILE[case][0] + problems[task]["canonical_solution"])
+               for task, case in cases]  # fmt: skip
+    outcomes = dict(zip(cases, run_all(sources, Limits(timeout_s=2.0)), strict=True))
+    statuses = {key: o.status for key, o in outcomes.items()}
+    assert statuses == {(task, case): HOSTILE[case][1] for task, case in cases}, outcomes
+    for (task, case), outcome in outcomes.items():
+        cause = HOSTILE[case][2].get(outcome.mode, "")
+        assert cause in outcome.detail, (task, case, outcome)

@@ -168,7 +168,7 @@ def test_the_error_rule_tolerates_up_to_max_error_rate() -> None:
     assert error_rule(0, 10, strict).status == "pass"
     failed = error_rule(1, 10, strict)
     assert failed.status == "fail" and failed.message == "1 of 10 items errored (10.0% > 0.0%)"
-    assert failed.name == "candidate errors must not exceed 0% of items"
+    assert failed.name == "errors must not exceed 0% of items"
     assert failed.candidate_mean == pytest.approx(0.1) and verdict([failed]) == "fail"
     tolerant = gate(DROP, max_error_rate=0.1)
     assert error_rule(1, 10, tolerant).status == "pass"
@@ -194,3 +194,12 @@ def test_an_equal_candidate_under_judge_noise_never_fails_max_drop() -> None:
         naive += float(np.mean(cand - base)) < -0.02
     assert failures == 0
     assert naive > 0  # the noise is large enough that the interval matters
+
+
+def test_a_regression_whose_items_are_nearly_all_flaky_still_fails() -> None:
+    """Without its flaky items too few pairs are left to decide: the failure stands."""
+    base = [0.9] * 20
+    cand = [0.45] * 19 + [0.9]  # the one steady item held; the floor alone would pass it
+    rule = Rule(metric="groundedness", max_drop=0.02, min=0.6)
+    result = evaluate_rule(rule, paired(cand, base, range(19)), gate(rule), has_baseline=True)
+    assert result.status == "fail" and not result.only_flaky

@@ -53,8 +53,8 @@ ACTION_INPUTS = {
 }  # fmt: skip
 # The flags of the CLI contract (issue 15); neither the workflow nor its doc may use others.
 CONTRACT_FLAGS = {
-    "gate": {"--dataset", "--candidate", "--baseline", "--config", "--markdown", "--junit",
-             "--write-run"},
+    "gate": {"--dataset", "--dataset-file", "--candidate", "--baseline", "--config",
+             "--markdown", "--junit", "--write-run", "--by"},
     "datasets import": {"--name", "--by"},
 }  # fmt: skip
 
@@ -250,12 +250,10 @@ def test_gate_job_installs_imports_runs_reports_then_fails() -> None:
     install = step(job, "Install Vigil and the app")["run"]
     assert 'pip install "$VIGIL_PIP_SPEC"' in install
     assert "pip install -e ." in install
-    imported = step(job, "Import the golden dataset")["run"]
-    assert 'vigil datasets import "$VIGIL_GATE_DATASET_FILE" --name "$VIGIL_GATE_DATASET"' in (
-        " ".join(imported.split())
-    )
-
     gate = step(job, "Run the gate")
+    assert '--dataset "$VIGIL_GATE_DATASET" --dataset-file "$VIGIL_GATE_DATASET_FILE"' in (
+        " ".join(gate["run"].split())
+    )  # the version holding exactly the committed file's items
     assert gate["id"] == "gate"
     assert "continue-on-error" not in gate
     run = gate["run"]
@@ -309,10 +307,9 @@ def test_baseline_modes() -> None:
     run = baseline["run"]
     assert 'git show "origin/${BASE_REF}:${VIGIL_GATE_BASELINE_FILE}" >' in run
     assert 'echo "arg=last-passing" >> "$GITHUB_OUTPUT"' in run
-    for name in ("Import the golden dataset", "Run the gate"):
-        url = step(job, name)["env"]["VIGIL_DATABASE_URL"]
-        assert "steps.baseline.outputs.database == 'yes'" in url
-        assert "secrets.VIGIL_DATABASE_URL" in url
+    url = step(job, "Run the gate")["env"]["VIGIL_DATABASE_URL"]
+    assert "steps.baseline.outputs.database == 'yes'" in url
+    assert "secrets.VIGIL_DATABASE_URL" in url
 
 
 def test_secrets_reach_only_env_and_no_script_prints_them() -> None:

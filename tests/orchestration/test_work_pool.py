@@ -52,6 +52,19 @@ def prefect_env(tmp_path: Path, db_url: str) -> Iterator[dict[str, str]]:
         server.wait(30)
 
 
+def _let_scheduled_runs_finish(conn, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]
+    """A scheduled evaluate-window that fired during the test (its */15 schedule) is left
+    to finish on the worker before the worker stops, so that its row can be checked."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = conn.execute(
+            "SELECT count(*) AS n FROM eval_runs WHERE status = 'running'"
+        ).fetchone()["n"]
+        if running == 0:
+            return
+        time.sleep(1)
+
+
 def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
     conn, prefect_env: dict[str, str]
 ) -> None:  # type: ignore[no-untyped-def]
@@ -78,6 +91,7 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
         run = vigil(["backfill", "--evaluator", "latency_ms", "--evaluator", "tokens",
                      "--start", f"{day:%Y-%m-%d}", "--end", f"{day + timedelta(days=1):%Y-%m-%d}"],
                     prefect_env, timeout=400)  # fmt: skip
+        _let_scheduled_runs_finish(conn)
     finally:
         worker.terminate()
         worker.wait(30)

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.cli.helpers import seed
+from tests.ui.pages import seed as ui_seed
 from vigil.db import connect
 from vigil.db.types import Conn
 from vigil.errors import VigilError
@@ -109,3 +110,28 @@ def test_a_dataset_built_from_reviewed_traces(conn: Conn) -> None:
     assert (edited.added, edited.replaced) == (0, 1)
     assert {i.id: i.reference for i in datasets.items(conn, edited.version.id)}[
         "trace-t-0"] == "Within 14 days."  # fmt: skip
+
+
+def test_content_equal_to_an_older_version_is_that_version(conn: Conn) -> None:
+    """A pull request that restores main's items is back on main's version (and its
+    baselines), instead of a copy without any."""
+    first = datasets.save_version(conn, "faq", _items("a"), by="ann", change="main")
+    datasets.save_version(conn, "faq", _items("a", "b"), by="bob", change="a pull request")
+    again = datasets.save_version(conn, "faq", _items("a"), by="cy", change="main again")
+    assert (again.id, again.version, again.created) == (first.id, 1, False)
+    assert [v["version"] for v in datasets.versions(conn, "faq")] == [2, 1]
+
+
+def test_a_label_filter_reads_each_traces_latest_label(conn: Conn) -> None:
+    ui_seed(conn)  # trace t0 is queued by a regression
+    first = conn.execute("SELECT id FROM review_items WHERE trace_id = 't0'").fetchone()
+    assert first is not None
+    label(conn, first["id"], reviewer="ann", label="correct", seen_label=None)
+    later = conn.execute("INSERT INTO review_items (trace_id, reason, audit_day) VALUES"
+                         " ('t0', 'audit', '2026-11-03') RETURNING id").fetchone()  # fmt: skip
+    assert later is not None
+    label(conn, later["id"], reviewer="bob", label="hallucinated", seen_label=None)
+    taken = add_reviewed(conn, "ok", by="ann", label="correct", trace_ids=["t0"])
+    assert (taken.version, taken.labeled) == (None, 0)  # relabeled since: not correct now
+    wrong = add_reviewed(conn, "bad", by="ann", label="hallucinated", trace_ids=["t0"])
+    assert (wrong.version, wrong.left_out) == (None, 1)  # no correction: no reference

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import psycopg
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.signin import sign_in
 from ui.access import Viewer
+from vigil.db.types import Conn
 from vigil.models import Retrieval, Score, Trace
 from vigil.store import regressions, review, scores, traces
 
@@ -40,7 +41,7 @@ def open_page(page: str, viewer: Viewer | None = ADMIN) -> AppTest:
     return at
 
 
-def seed(conn: psycopg.Connection) -> int:
+def seed(conn: Conn) -> int:
     """Four scored traces in yesterday's window, a regression over them, its review queue."""
     with conn.transaction():
         traces.insert_traces(
@@ -112,7 +113,7 @@ def seed(conn: psycopg.Connection) -> int:
     return reg_id
 
 
-def item_row(conn: psycopg.Connection, trace_id: str) -> dict:
+def item_row(conn: Conn, trace_id: str) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM review_items WHERE trace_id = %s", (trace_id,)).fetchone()
     assert row is not None
     return row

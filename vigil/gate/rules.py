@@ -69,14 +69,19 @@ class _Check:
 def evaluate_rule(
     rule: Rule, items: Sequence[ItemScore], config: GateConfig, *, has_baseline: bool
 ) -> RuleResult:
-    """Apply ``rule`` to its metric's items; a failure caused only by flaky items passes."""
-    result = _evaluate(rule, items, config, has_baseline)
+    """Apply ``rule`` to its metric's items; a failure caused only by flaky items passes:
+    one that fails with them and passes without them. When the steady items alone are too
+    few to decide (skipped), the failure stands."""
+    result, checks = _evaluate(rule, items, config, has_baseline)
     flaky = result.flaky
     if result.status != "fail" or not flaky:
         return result
     steady = [item for item in items if not item.flaky]
-    without = _evaluate(rule, steady, config, has_baseline)
-    if without.status == "fail":
+    without, steady_checks = _evaluate(rule, steady, config, has_baseline)
+    # every check decided with all items must decide without the flaky ones too
+    decided = all(s.status != "skipped" or a.status == "skipped"
+                  for a, s in zip(checks, steady_checks, strict=True))  # fmt: skip
+    if without.status != "pass" or not decided:
         return result
     message = (
         f"passes without its {len(flaky)} flaky item{'s' if len(flaky) != 1 else ''} "
@@ -87,7 +92,7 @@ def evaluate_rule(
 
 def _evaluate(
     rule: Rule, items: Sequence[ItemScore], config: GateConfig, has_baseline: bool
-) -> RuleResult:
+) -> tuple[RuleResult, list[_Check]]:
     cands = [i.candidate for i in items if i.candidate is not None]
     bases = [i.baseline for i in items if i.baseline is not None]
     pairs = [
@@ -136,7 +141,7 @@ def _evaluate(
                 [b >= rule.item_threshold for _, b in pairs],
             )
             checks.append(_pass_rate_check(test, len(pairs), rule, config.confidence))
-    return RuleResult(
+    result = RuleResult(
         name=rule.title,
         metric=rule.metric,
         status=_combine(checks),
@@ -148,6 +153,7 @@ def _evaluate(
         n_pairs=len(pairs),
         flaky=tuple(i.key for i in items if i.flaky),
     )
+    return result, checks
 
 
 def _drop_check(interval: Interval, max_drop: float, confidence: float) -> _Check:
@@ -193,11 +199,12 @@ def _message(checks: Sequence[_Check]) -> str:
 
 
 def error_rule(errors: int, total: int, config: GateConfig) -> RuleResult:
-    """The rule on the candidate itself: it fails when the share of items on which it
-    raised or timed out exceeds ``max_error_rate``."""
+    """The rule on the items that could not be judged: it fails when the share of items on
+    which the candidate raised, timed out or answered nothing, or an evaluator of a rule
+    failed, exceeds ``max_error_rate``."""
     if not 0 <= errors <= max(total, 0):
         raise ValueError(f"errors ({errors}) must be between 0 and the items ({total})")
-    name = f"candidate errors must not exceed {config.max_error_rate:.0%} of items"
+    name = f"errors must not exceed {config.max_error_rate:.0%} of items"
     if total == 0:
         return RuleResult(name, ERRORS_METRIC, "skipped", "no items", None, None, None, None, 0, ())
     rate = errors / total

@@ -1,8 +1,9 @@
 """Golden datasets (migration 0015): immutable numbered versions of items.
 
 Saving a version is one transaction under a lock on the dataset's row, so two imports at
-once make two versions in order, never a half-written one. Saving content equal to the
-latest version stores nothing and returns that version (imports are idempotent).
+once make two versions in order, never a half-written one. Saving content equal to one of
+the dataset's versions stores nothing and returns that version (imports are idempotent, and
+a pull request that restores main's content is back on main's version and its baselines).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Version:
 
 def save_version(conn: Conn, name: str, items: Sequence[GoldenItem], *, by: str,
                  change: str) -> Version:  # fmt: skip
-    """Store ``items`` as the dataset's next version, unless they equal its latest one."""
+    """Store ``items`` as the dataset's next version, unless they equal one it has."""
     if not by.strip():
         raise VigilError("a dataset version records who made it: pass --by NAME")
     if not items:
@@ -53,14 +54,18 @@ def save_version(conn: Conn, name: str, items: Sequence[GoldenItem], *, by: str,
             "SELECT id FROM datasets WHERE name = %s FOR UPDATE", (name,)
         ).fetchone()
         assert dataset is not None
+        same = conn.execute(
+            "SELECT id, version, items FROM dataset_versions WHERE dataset_id = %s"
+            " AND content_hash = %s ORDER BY version DESC LIMIT 1",
+            (dataset["id"], content),
+        ).fetchone()
+        if same is not None:
+            return Version(same["id"], name, same["version"], same["items"], content, False)
         latest = conn.execute(
-            "SELECT id, version, content_hash, items FROM dataset_versions"
-            " WHERE dataset_id = %s ORDER BY version DESC LIMIT 1",
+            "SELECT max(version) AS v FROM dataset_versions WHERE dataset_id = %s",
             (dataset["id"],),
         ).fetchone()
-        if latest is not None and latest["content_hash"] == content:
-            return Version(latest["id"], name, latest["version"], latest["items"], content, False)
-        number = 1 if latest is None else latest["version"] + 1
+        number = (latest["v"] or 0) + 1 if latest is not None else 1
         row = conn.execute(
             "INSERT INTO dataset_versions (dataset_id, version, content_hash, items, change,"
             " created_by) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
@@ -174,17 +179,18 @@ def reviewed(
     answer and retrieved chunks, for :func:`vigil.golden.reviewed.from_review`."""
     return conn.execute(
         """
-        SELECT DISTINCT ON (t.id) t.id AS trace_id, t.app, t.input, t.output, i.id AS item_id,
-               i.label, i.reviewer, i.labeled_at, i.corrected_answer,
-               coalesce((SELECT array_agg(r.content ORDER BY r.span_id, r.rank)
-                         FROM retrievals r WHERE r.trace_id = t.id), '{}') AS contexts
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
-        WHERE i.status = 'labeled'
-          AND (%(label)s::text IS NULL OR i.label = %(label)s)
-          AND (%(since)s::timestamptz IS NULL OR i.labeled_at >= %(since)s)
-          AND (%(app)s::text IS NULL OR t.app = %(app)s)
-          AND (%(ids)s::text[] IS NULL OR t.id = ANY(%(ids)s::text[]))
-        ORDER BY t.id, i.labeled_at DESC, i.id DESC
+        SELECT l.*, coalesce((SELECT array_agg(r.content ORDER BY r.span_id, r.rank)
+                              FROM retrievals r WHERE r.trace_id = l.trace_id), '{}') AS contexts
+        FROM (SELECT DISTINCT ON (t.id) t.id AS trace_id, t.app, t.input, t.output,
+                     i.id AS item_id, i.label, i.reviewer, i.labeled_at, i.corrected_answer
+              FROM review_items i JOIN traces t ON t.id = i.trace_id
+              WHERE i.status = 'labeled'
+                AND (%(app)s::text IS NULL OR t.app = %(app)s)
+                AND (%(ids)s::text[] IS NULL OR t.id = ANY(%(ids)s::text[]))
+              ORDER BY t.id, i.labeled_at DESC, i.id DESC) l  -- each trace's latest label
+        WHERE (%(label)s::text IS NULL OR l.label = %(label)s)
+          AND (%(since)s::timestamptz IS NULL OR l.labeled_at >= %(since)s)
+        ORDER BY l.trace_id
         """,
         {"label": label, "since": since, "app": app,
          "ids": None if trace_ids is None else list(trace_ids)},
