@@ -126,15 +126,16 @@ def score_outputs(evaluators: Sequence[Evaluator], items: Sequence[GoldenItem],
         for i, (output, score) in enumerate(zip(answered, scores, strict=True)):
             metric = _item_metric(score, votes.get(i), config, name)
             per_item.setdefault(output.key, []).append(metric)
-        failed = name == CODE_METRIC  # a code answer that never came is a failed sample
         for output in outputs:
             if output.error is not None or output.answer is None:
+                # a code answer that never came is a failed test; elsewhere, not judged
+                failed = name == CODE_METRIC and by_key[output.key].kind == "code"
                 miss = ItemMetric(0.0 if failed else None, "scored" if failed else "error",
                                   f"the candidate failed: {output.error}")  # fmt: skip
                 per_item.setdefault(output.key, []).append(miss)
         result.metrics[name] = {key: _fold(per_item.get(key, [])) for key in by_key}
     if CODE_METRIC in result.metrics:
-        _pass_at_k(result, config, outputs)
+        _pass_at_k(result, config)
     return result
 
 
@@ -163,7 +164,7 @@ def _fold(samples: list[ItemMetric]) -> ItemMetric:
     )  # fmt: skip
 
 
-def _pass_at_k(result: Scored, config: GateConfig, outputs: Sequence[Output]) -> None:
+def _pass_at_k(result: Scored, config: GateConfig) -> None:
     """pass@k per item, from each item's samples (the unbiased estimator)."""
     wanted = {r.metric for r in config.rules if r.metric.startswith("pass@")} | {"pass@1"}
     code = result.metrics[CODE_METRIC]

@@ -68,3 +68,13 @@ def test_outputs_are_read_from_gzip_files_too(tmp_path: Path) -> None:
         handle.write(json.dumps({"task_id": "p", "completion": "    return 1\n"}) + "\n")
     (out,) = read_outputs(path, [ITEM], 1)
     assert out.answer == "    return 1\n" and out.error is None
+
+
+def test_in_a_mixed_dataset_a_failed_question_is_no_failed_code_test() -> None:
+    Scripted.script = {"ok": Score.scored(1.0)}
+    question = GoldenItem(id="q", input="What is the refund window?")
+    config = GateConfig(evaluators=[CODE_METRIC], rules=[Rule(metric="pass@1", min=0.0)])
+    outputs = [Output("p", 0, "ok"), Output("q", 0, None, error="timed out after 60 s")]
+    scored = score_outputs([Scripted(Resources(provider=None))], [ITEM, question], outputs,
+                           config)  # fmt: skip
+    assert scored.values("pass@1") == {"p": 1.0, "q": None}
