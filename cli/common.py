@@ -19,9 +19,9 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%
 
 def date_option(name: str, help: str, required: bool = False) -> Callable[[F], F]:
     """A ``--start``/``--end`` option, read in DATE_FORMATS (:func:`utc` makes it UTC)."""
-    return click.option(
-        name, type=click.DateTime(DATE_FORMATS), required=required, default=None, help=help
-    )
+    if required:  # no default at all: click 8.3+ takes an explicit None as given
+        return click.option(name, type=click.DateTime(DATE_FORMATS), required=True, help=help)
+    return click.option(name, type=click.DateTime(DATE_FORMATS), default=None, help=help)
 
 
 def utc(ts: datetime) -> datetime:

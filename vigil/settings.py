@@ -26,6 +26,17 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (with pgvector). Empty means the embedded server under home.",
     )
     database_name: str = Field("vigil", description="Database created on the embedded server.")
+    database_schema: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="Schema of Vigil's tables (created by `vigil db migrate` when the role may; "
+        "pgvector's types are found in public). Empty means the role's search_path.",
+    )
+    prefect_database_url: str | None = Field(
+        None,
+        description="The Prefect server's database (postgresql+asyncpg://...). Empty means a "
+        "database named prefect on Vigil's PostgreSQL, created if the role may.",
+    )
     host: str = Field(
         "127.0.0.1",
         description="Address Vigil's services bind to (the embedded PostgreSQL stays on "

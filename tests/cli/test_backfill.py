@@ -46,3 +46,10 @@ def test_without_a_server_the_deployment_path_says_what_to_do(db_url: str) -> No
     run = vigil(["backfill", "--start", "2026-11-01", "--end", "2026-11-02"], env)
     assert run.returncode == 1
     assert "does not answer" in run.stderr and "vigil up" in run.stderr and "--local" in run.stderr
+
+
+def test_a_missing_end_is_named(db_url: str) -> None:
+    env = {**os.environ, "VIGIL_DATABASE_URL": db_url}
+    run = vigil(["backfill", "--start", "2026-11-01"], env)
+    assert run.returncode == 2
+    assert "Missing option '--end'" in run.stderr and "Traceback" not in run.stderr

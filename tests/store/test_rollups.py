@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from vigil.db import connect
@@ -235,3 +236,23 @@ def test_an_error_rescored_before_the_refresh_counts_once(conn: Conn) -> None:
     assert rollups.refresh(conn)
     assert_rollups_match(conn)
     assert rows(conn, "SELECT status, n FROM score_daily") == [("skipped", 1)]
+
+
+def test_a_snapshot_older_than_another_refresh_cannot_take_the_mark(
+    conn: Conn, db_url: str
+) -> None:
+    """The refresh's lock lives only as long as its transaction; a refresh whose snapshot
+    predates another's commit must not count that refresh's rows again."""
+    write(conn, span("t1", "root", timedelta(0), 800))
+    with connect(db_url, autocommit=True) as late:
+        with late.transaction():
+            late.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            late.execute("SELECT 1")  # its snapshot: before the refresh below
+            assert rollups.refresh(conn)
+            with pytest.raises(psycopg.errors.SerializationFailure):
+                rollups._refresh(late)
+    assert_rollups_match(conn)  # counted once
+    assert [row[2] for row in trace_daily(conn)] == [1]
+    held = conn.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"
+                        ).fetchone()  # fmt: skip
+    assert held is not None and held["n"] == 0  # no session-level lock left behind

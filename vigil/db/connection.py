@@ -41,22 +41,50 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
     started (idempotently) when ``start`` is true, with the ``vigil`` database created.
     """
     if settings.database_url:
-        return settings.database_url
+        return with_schema(settings.database_url, settings.database_schema)
     server = embedded_server(settings)
     if start:
         server.start()
         ensure_database_exists(server.url("postgres"), settings.database_name)
     elif not server.status().running:
         raise VigilError("The embedded database is not running. Start it with `vigil db start`.")
-    return server.url(settings.database_name)
+    return with_schema(server.url(settings.database_name), settings.database_schema)
+
+
+def with_schema(url: str, schema: str | None) -> str:
+    """``url`` whose sessions find Vigil's tables in ``schema`` (and pgvector in public):
+    the libpq ``options`` parameter sets their search_path. None: the URL as it is."""
+    if not schema:
+        return url
+    option = f"-c search_path={schema},public"
+    if "://" not in url:
+        return psycopg.conninfo.make_conninfo(url, options=option)
+    from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    given = dict(parse_qsl(parts.query)).get("options")
+    query.append(("options", f"{given} {option}" if given else option))
+    return urlunsplit(parts._replace(query=urlencode(query, safe="", quote_via=quote)))
 
 
 def prefect_database_url(settings: Settings) -> str:
-    """SQLAlchemy/asyncpg URL of the Prefect server's database, on the same PostgreSQL."""
+    """SQLAlchemy/asyncpg URL of the Prefect server's database: VIGIL_PREFECT_DATABASE_URL, or
+    a database named prefect on Vigil's PostgreSQL (created when the role may)."""
+    if settings.prefect_database_url:
+        return settings.prefect_database_url
     base = database_url(settings, start=True)
     info = psycopg.conninfo.conninfo_to_dict(base)
     admin = with_database(base, "postgres")
-    ensure_database_exists(admin, PREFECT_DATABASE)
+    try:
+        ensure_database_exists(admin, PREFECT_DATABASE)
+    except psycopg.errors.InsufficientPrivilege as err:
+        raise VigilError(
+            f"The Prefect server needs a database, and role {info.get('user') or '?'} may not "
+            f"create {PREFECT_DATABASE!r} on {redact_url(admin)}. Create it (CREATE DATABASE "
+            "prefect OWNER <role>), or set VIGIL_PREFECT_DATABASE_URL to one Prefect may use "
+            "(postgresql+asyncpg://...)."
+        ) from err
     user = info.get("user") or "postgres"
     password = f":{info['password']}" if info.get("password") else ""
     host = info.get("host") or "127.0.0.1"

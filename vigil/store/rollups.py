@@ -10,12 +10,17 @@ latency rollups of those days from ``traces``. It is cheap when little is new, s
 Overview calls it before each read; the first call after a large backfill pays for the
 backfill once. Concurrent callers do not wait: one refreshes, the others read what is there.
 
-Exactly once: the refresh holds an advisory lock, then reads everything in one
-REPEATABLE READ snapshot, which is also the new mark. Rows committed by that snapshot are
-in the rollups (added, or recomputed), later ones are left to the next refresh.
+Exactly once: the refresh reads everything in one REPEATABLE READ snapshot, which is also
+the new mark, holding a transaction-level advisory lock (nothing outlives the transaction,
+so it works through PgBouncer in transaction mode). Rows committed by that snapshot are in
+the rollups (added, or recomputed), later ones are left to the next refresh. A snapshot
+taken before another refresh committed cannot take the mark: locking the mark's row then
+fails to serialize, and this refresh gives way.
 """
 
 from __future__ import annotations
+
+import psycopg
 
 from vigil.db.types import Conn
 
@@ -79,17 +84,17 @@ _RECOMPUTE = (
 def refresh(conn: Conn) -> bool:
     """Bring the rollups up to what committed since the last refresh. Returns False, having
     done nothing, when another session is refreshing them now. ``conn`` is autocommit."""
-    got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (LOCK_KEY,)).fetchone()
-    if got is None or not got["got"]:
-        return False
     try:
-        # The snapshot is taken after the lock: it sees the last refresh's mark committed.
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s) AS got", (LOCK_KEY,)
+            ).fetchone()
+            if got is None or not got["got"]:
+                return False
             _refresh(conn)
-    finally:
-        if not conn.closed:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    except psycopg.errors.SerializationFailure:
+        return False  # a refresh committed after this snapshot: what it took is counted
     return True
 
 
