@@ -244,13 +244,12 @@ def test_a_snapshot_older_than_another_refresh_cannot_take_the_mark(
     """The refresh's lock lives only as long as its transaction; a refresh whose snapshot
     predates another's commit must not count that refresh's rows again."""
     write(conn, span("t1", "root", timedelta(0), 800))
-    with connect(db_url, autocommit=True) as late:
-        with late.transaction():
-            late.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            late.execute("SELECT 1")  # its snapshot: before the refresh below
-            assert rollups.refresh(conn)
-            with pytest.raises(psycopg.errors.SerializationFailure):
-                rollups._refresh(late)
+    with connect(db_url, autocommit=True) as late, late.transaction():
+        late.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        late.execute("SELECT 1")  # its snapshot: before the refresh below
+        assert rollups.refresh(conn)
+        with pytest.raises(psycopg.errors.SerializationFailure):
+            rollups._refresh(late)
     assert_rollups_match(conn)  # counted once
     assert [row[2] for row in trace_daily(conn)] == [1]
     held = conn.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"
