@@ -145,3 +145,11 @@ def test_what_the_role_may_not_do_is_said_with_the_fix(server: EmbeddedServer) -
         prefect_database_url(settings)
     given = "postgresql+asyncpg://prefect@db.internal:5432/prefect"
     assert prefect_database_url(load_settings(prefect_database_url=given)) == given
+
+
+def test_the_schema_option_is_added_once() -> None:
+    url = with_schema("postgresql://app@db:5432/vigil?sslmode=require", SCHEMA)
+    assert url == ("postgresql://app@db:5432/vigil?sslmode=require"
+                   "&options=-c%20search_path%3Dvigil%2Cpublic")  # fmt: skip
+    assert with_schema(url, SCHEMA) == url  # a child given the parent's URL
+    assert with_schema(url, None) == url

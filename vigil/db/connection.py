@@ -57,6 +57,8 @@ def with_schema(url: str, schema: str | None) -> str:
     if not schema:
         return url
     option = f"-c search_path={schema},public"
+    if option in psycopg.conninfo.conninfo_to_dict(url).get("options", ""):
+        return url  # already set (a child process given the parent's URL)
     if "://" not in url:
         return psycopg.conninfo.make_conninfo(url, options=option)
     from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
