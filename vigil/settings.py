@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="Schema of Vigil's tables (created by `vigil db migrate` when the role may; "
         "pgvector's types are found in public). Empty means the role's search_path.",
     )
+    database_pooler: Literal["none", "transaction"] = Field(
+        "none",
+        description="transaction: VIGIL_DATABASE_URL is a pooler in transaction mode (PgBouncer "
+        "before 1.21): Vigil prepares no statements, which would not survive a transaction.",
+    )
     prefect_database_url: str | None = Field(
         None,
         description="The Prefect server's database (postgresql+asyncpg://...). Empty means a "

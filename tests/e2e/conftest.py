@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
 
 from tests.conftest import free_port
+from tests.debian import ensure_package
 
 CHROMIUM = Path("/usr/bin/chromium")
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
@@ -35,40 +36,13 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-proxy-server",  # the app is on loopback
 ]
-INSTALL_TIMEOUT_S = 900
 STARTUP_TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """Debian's Chromium, installed with apt-get when it is missing (as root)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0:
-        pytest.skip(
-            f"{CHROMIUM} is missing and installing it needs root: run "
-            "`sudo apt-get install -y --no-install-recommends chromium`"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-    ):
-        try:
-            done = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
-            )
-        except (OSError, subprocess.TimeoutExpired) as err:
-            pytest.fail(f"installing Chromium failed: `{' '.join(command)}`: {err}")
-        if done.returncode != 0:
-            output = (done.stdout + done.stderr).strip()[-2000:]
-            pytest.fail(
-                f"installing Chromium failed: `{' '.join(command)}` exited {done.returncode}:\n"
-                f"{output}"
-            )
-    if not CHROMIUM.exists():
-        pytest.fail(f"`apt-get install chromium` succeeded but {CHROMIUM} is still missing")
-    return CHROMIUM
+    return ensure_package("chromium", CHROMIUM)
 
 
 @pytest.fixture

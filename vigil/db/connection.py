@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from vigil.db.embedded import LOOPBACK, EmbeddedServer
 from vigil.db.types import Conn
 from vigil.errors import VigilError
-from vigil.settings import Settings
+from vigil.settings import Settings, load_settings
 
 PREFECT_DATABASE = "prefect"
 
@@ -57,7 +57,7 @@ def with_schema(url: str, schema: str | None) -> str:
     if not schema:
         return url
     option = f"-c search_path={schema},public"
-    if option in psycopg.conninfo.conninfo_to_dict(url).get("options", ""):
+    if option in str(psycopg.conninfo.conninfo_to_dict(url).get("options") or ""):
         return url  # already set (a child process given the parent's URL)
     if "://" not in url:
         return psycopg.conninfo.make_conninfo(url, options=option)
@@ -94,10 +94,17 @@ def prefect_database_url(settings: Settings) -> str:
     return f"postgresql+asyncpg://{user}{password}@{host}:{port}/{PREFECT_DATABASE}"
 
 
+def prepare_threshold() -> int | None:
+    """psycopg's: None (never prepare) behind a pooler in transaction mode, where the next
+    transaction may run on a server connection that never saw the statement."""
+    return None if load_settings().database_pooler == "transaction" else 5
+
+
 def connect(url: str, *, autocommit: bool = False) -> Conn:
     """A connection returning rows as dicts. Callers own its transaction and lifetime."""
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
+        conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row,
+                               prepare_threshold=prepare_threshold())  # fmt: skip
     except psycopg.OperationalError as err:
         raise VigilError(
             f"Cannot connect to PostgreSQL at {redact_url(url)}: {str(err).strip()}. "

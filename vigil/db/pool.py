@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from vigil.db.connection import prepare_threshold
 from vigil.db.types import Conn
 
 UNAVAILABLE: tuple[type[Exception], ...] = (PoolTimeout, psycopg.OperationalError)
@@ -27,7 +28,11 @@ def connection_pool(url: str, max_size: int) -> ConnectionPool[Conn]:
         min_size=1,
         max_size=max_size,
         connection_class=psycopg.Connection,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs={
+            "autocommit": True,
+            "row_factory": dict_row,
+            "prepare_threshold": prepare_threshold(),
+        },
         configure=_fast_json,
         open=False,
     )
