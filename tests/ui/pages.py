@@ -10,7 +10,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.signin import sign_in
-from ui.access import Viewer
+from ui.access import Role, Viewer
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Score, Trace
 from vigil.store import regressions, review, scores, traces
@@ -117,3 +117,13 @@ def item_row(conn: Conn, trace_id: str) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM review_items WHERE trace_id = %s", (trace_id,)).fetchone()
     assert row is not None
     return row
+
+
+def open_review(name: str = "ana", role: Role = "admin", apps: set[str] | None = None) -> AppTest:
+    """The Review queue page, signed in as ``name`` (an admin unless given)."""
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    sign_in(at, name, role, apps)
+    at.run()
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception, at.exception
+    return at
