@@ -9,9 +9,6 @@ have retried as OTLP exporters do, every span must be stored exactly once.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,8 +19,8 @@ import httpx
 import pytest
 from google.rpc import status_pb2
 
-from tests.conftest import free_port
 from tests.otlp.payloads import request, span_spec
+from tests.otlp.serve import serve_otlp
 from vigil.db import connect
 from vigil.db.types import Conn
 from vigil.store.keys import create_key
@@ -67,35 +64,13 @@ def memory_kib(pid: int, field: str) -> int:
 @pytest.fixture
 def receiver(db_url: str, vigil_home: Path) -> Iterator[Receiver]:
     """`vigil serve-otlp` with one worker, stopped (and reaped) whatever the test does."""
-    port = free_port()
-    env = {**os.environ, "VIGIL_DATABASE_URL": db_url, "VIGIL_HOME": str(vigil_home),
-           "VIGIL_OTLP_PORT": str(port), "VIGIL_OTLP_WORKERS": "1",
-           "VIGIL_OTLP_MAX_CONCURRENCY": str(WRITERS), "VIGIL_OTLP_MAX_INFLIGHT": str(INFLIGHT),
-           "VIGIL_OTLP_MAX_BODY_MB": "16", "VIGIL_OTLP_QUEUE_TIMEOUT_S": "2"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve-otlp"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "vigil serve-otlp exited"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "vigil serve-otlp did not start"
-            time.sleep(0.2)
+    limits = {"VIGIL_OTLP_WORKERS": "1", "VIGIL_OTLP_MAX_CONCURRENCY": str(WRITERS),
+              "VIGIL_OTLP_MAX_INFLIGHT": str(INFLIGHT), "VIGIL_OTLP_MAX_BODY_MB": "16",
+              "VIGIL_OTLP_QUEUE_TIMEOUT_S": "2"}  # fmt: skip
+    with serve_otlp(db_url, vigil_home, **limits) as (pid, url):
         with connect(db_url, autocommit=True) as conn:
             _, key = create_key(conn, "rag-app", "test")
-        yield Receiver(url, proc.pid, key)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
+        yield Receiver(url, pid, key)
 
 
 def body_of(n: int, size: int = BODY) -> tuple[bytes, set[tuple[str, str]]]:

@@ -3,19 +3,16 @@ the same traces at the same time: each trace is assembled once, from all of its 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.otlp.payloads import request, span_spec
+from tests.otlp.serve import serve_otlp
 from vigil.db import connect
 from vigil.db.types import Conn
 from vigil.ingest.spans import reassembled
@@ -25,40 +22,14 @@ TRACES = 40
 BATCH = 8  # traces whose spans go in one request
 
 
-def start_receiver(db_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "VIGIL_DATABASE_URL": db_url, "VIGIL_HOME": str(home),
-           "VIGIL_OTLP_PORT": str(port), "VIGIL_OTLP_WORKERS": "1"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve-otlp"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    return proc, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def receivers(db_url: str, vigil_home: Path) -> Iterator[list[str]]:
-    started = [start_receiver(db_url, vigil_home / f"host-{i}") for i in range(2)]
-    try:
-        deadline = time.monotonic() + 60
-        for proc, url in started:
-            while True:
-                assert proc.poll() is None, "vigil serve-otlp exited"
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "vigil serve-otlp did not start"
-                time.sleep(0.2)
+    """Two receivers on one database, as two hosts behind a load balancer."""
+    with ExitStack() as stack:
+        started = [stack.enter_context(serve_otlp(db_url, vigil_home / f"host-{i}",
+                                                  VIGIL_OTLP_WORKERS="1"))
+                   for i in range(2)]  # fmt: skip
         yield [url for _, url in started]
-    finally:
-        for proc, _ in started:
-            proc.terminate()
-        for proc, _ in started:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(30)
 
 
 def trace_spans(n: int) -> list[dict[str, object]]:
