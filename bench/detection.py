@@ -142,6 +142,7 @@ def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
     """Store the world through the JSONL ingest, then evaluate and detect day by day with
     the ``evaluate-window`` flow's body; what each day's pass returned, read back."""
     from flows.evaluate_window import detect_task, evaluate_task, run_window
+    from flows.resources import Budget
 
     conn.execute(RESET)
     path = folder / "world.jsonl"
@@ -157,11 +158,11 @@ def run_world(conn: Conn, w: World, search: Search, folder: Path) -> Outcome:
     outcome, seen = Outcome(w, counts), dict[int, int]()  # id -> times reopened
 
     def evaluate(
-        ids: list[str], names: list[str], run: int, policy: SamplingPolicy
+        ids: list[str], names: list[str], run: int, policy: SamplingPolicy, budget: Budget | None
     ) -> BatchOutcome:
         started = time.perf_counter()
         try:
-            return evaluate_task.fn(ids, names, run, policy)
+            return evaluate_task.fn(ids, names, run, policy, budget)
         finally:
             outcome.evaluate_s += time.perf_counter() - started
 

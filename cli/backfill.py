@@ -45,9 +45,17 @@ from vigil.store import runs
     help="Print how many traces would be evaluated and the judge cost estimate; run nothing.",
 )
 @click.option(
+    "--parallel",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="On a work pool: chunk runs in flight at once, on any worker "
+    "(default VIGIL_BACKFILL_PARALLEL, 4).",
+)
+@click.option(
     "--local",
     is_flag=True,
-    help="Run in this process instead of on the served `backfill` deployment.",
+    help="Run every chunk in this process, one after another, instead of on the "
+    "`backfill` deployment (no Prefect server needed).",
 )
 @settings_options
 def backfill(
@@ -57,15 +65,20 @@ def backfill(
     evaluators: tuple[str, ...],
     sample_rate: float | None,
     dry_run: bool,
+    parallel: int | None,
     local: bool,
     home: str | None,
     db_url: str | None,
 ) -> None:
-    """Score the traces of [START, END) that are not scored yet, one day at a time.
+    """Score the traces of [START, END) that are not scored yet, a day (or
+    VIGIL_BACKFILL_CHUNK_HOURS) at a time.
 
-    By default this triggers the `backfill` deployment that `vigil up` serves, so the run
-    and its per-day child runs show in the Prefect UI; it waits and shows progress. Scores
-    already stored are kept, so a backfill can be re-run safely after an interruption.
+    By default this triggers the `backfill` deployment, so the run and its per-day runs
+    show in the Prefect UI; it waits and shows progress. Deployed to a work pool (`vigil
+    deploy`), each day is a run of `evaluate-window` that any worker of the pool takes,
+    --parallel at once, and a day whose worker died is run again on another. Served by
+    `vigil up`, the days run one after another in the backfill's process. Scores already
+    stored are kept, so a backfill can be re-run safely after an interruption.
     """
     settings = settings_from(home, db_url)
     start, end = utc(start), utc(end)
@@ -79,6 +92,7 @@ def backfill(
         "app": app,
         "evaluators": list(evaluators) or None,
         "sample_rate": sample_rate,
+        "parallel": parallel,
     }
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
@@ -86,7 +100,8 @@ def backfill(
         if dry_run:
             click.echo(_dry_run(conn, settings, start, end, app, list(evaluators), sample_rate))
             return
-    result = run_backfill(settings, url, params, local=local, days=_days(start, end))
+    chunks = _chunks(start, end, settings.backfill_chunk_hours)
+    result = run_backfill(settings, url, params, local=local, days=chunks)
     click.echo(result)
 
 
@@ -100,7 +115,7 @@ def run_backfill(
         Progress(
             TextColumn("[bold]backfill"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} days"),
+            TextColumn("{task.completed}/{task.total} chunks"),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
         ) as progress,
@@ -110,9 +125,11 @@ def run_backfill(
 
         def tick(state: str) -> None:
             totals = runs.progress_since(conn, since)
-            done_days = runs.finished_since(conn, since, kind="backfill")
+            done = runs.finished_since(conn, since, kind="backfill", status="completed")
             progress.update(
-                task, completed=done_days, detail=f"{totals['done']} traces evaluated, {state}"
+                task,
+                completed=min(done, days),
+                detail=f"{totals['done']} traces evaluated, {state}",
             )
 
         if local:
@@ -143,6 +160,7 @@ def _run_local(params: dict[str, Any], tick: Any) -> str:
                     app=params["app"],
                     evaluators=params["evaluators"],
                     sample_rate=params["sample_rate"],
+                    local=True,
                 )
             )
         except BaseException as err:  # re-raised in the main thread
@@ -188,7 +206,7 @@ def _dry_run(
     why = ", ".join(f"{n} {r}" for r, n in sorted(found.reasons.items())) or "none"
     lines = [
         f"dry run: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, "
-        f"{_days(start, end)} day(s), evaluators: {', '.join(e.name for e in built)}",
+        f"{_chunks(start, end, 24)} day(s), evaluators: {', '.join(e.name for e in built)}",
         f"  {found.traces} complete traces in range ({found.incomplete} not complete yet)",
         f"  {found.picked} to evaluate, picked by the sampling policies and not scored yet ({why})",
     ]
@@ -217,11 +235,10 @@ def _summary(url: str, since: datetime) -> str:
     )
 
 
-def _days(start: datetime, end: datetime) -> int:
-    from math import ceil
+def _chunks(start: datetime, end: datetime, hours: int) -> int:
+    from flows.windows import chunks
 
-    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, ceil((end - first) / timedelta(days=1)))
+    return len(list(chunks(start, end, hours)))
 
 
 @click.command("evaluators")

@@ -14,6 +14,7 @@ from cli import (
     compare,
     database,
     datasets,
+    deploy,
     gate,
     ingest,
     keys,
@@ -55,6 +56,7 @@ cli.add_command(database.db)
 cli.add_command(ingest.ingest)
 cli.add_command(backfill.backfill)
 cli.add_command(backfill.evaluators_cmd)
+cli.add_command(deploy.deploy)
 cli.add_command(platform.up)
 cli.add_command(platform.down)
 cli.add_command(platform.demo)

@@ -22,7 +22,7 @@ from flows import alerting, detection, planning
 from flows.deliver import deliver_in_flow
 from flows.evaluation import EMPTY, BatchOutcome, evaluate_picks, evaluate_slice, keys
 from flows.planning import AppPlan
-from flows.resources import build_resources, naming_resources
+from flows.resources import Budget, build_resources, naming_resources
 from flows.windows import Window, detection_windows, scheduled_window
 from vigil.db import connect, database_url
 from vigil.db.types import Conn
@@ -65,14 +65,19 @@ def plan_app_run(
 
 @task(name="evaluate-batches", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def evaluate_task(
-    ids: list[str], evaluator_names: list[str], run_id: int, policy: SamplingPolicy
+    ids: list[str],
+    evaluator_names: list[str],
+    run_id: int,
+    policy: SamplingPolicy,
+    budget: Budget | None = None,
 ) -> BatchOutcome:
     """A slice of up to ``task_traces`` traces, claimed, evaluated and committed
-    ``batch_size`` at a time (one Prefect task per batch would cost more than the batch)."""
+    ``batch_size`` at a time (one Prefect task per batch would cost more than the batch).
+    ``budget``: the (scope, app) of a judge budget shared with other runs (a backfill's)."""
     settings = _app_settings(load_settings(), policy)
     url = database_url(settings, start=False)
     with connect(url, autocommit=True) as conn, connect(url) as lock_conn:
-        evaluators = build(evaluator_names, build_resources(settings, conn, run_id))
+        evaluators = build(evaluator_names, build_resources(settings, conn, run_id, budget))
         return evaluate_slice(
             conn, lock_conn, ids, evaluators, run_id, settings.batch_size,
             settings.eval_max_attempts,
@@ -105,9 +110,12 @@ def evaluate_window(
     evaluators: list[str] | None = None,
     kind: Literal["window", "backfill", "adhoc"] = "window",
     sample_rate: float | None = None,
+    budget_scope: str | None = None,
 ) -> dict[str, Any]:
     """Score the traces of [start, end) that each app's sampling policy picks and that are
-    not scored yet, then look for regressions. ``sample_rate`` overrides the policies' rate."""
+    not scored yet, then look for regressions. ``sample_rate`` overrides the policies' rate.
+    ``budget_scope`` (a backfill's) shares each app's judge budget with the other runs of
+    that scope, on any worker."""
     settings = load_settings()
     window = _resolve_window(start, end, settings.window_minutes, settings.grace_minutes)
     return run_window(
@@ -118,10 +126,11 @@ def evaluate_window(
         sample_rate,
         get_run_logger(),
         flow_run_id=str(flow_run.id) if flow_run.id else None,
+        budget_scope=budget_scope,
     )
 
 
-EvaluateSlice = Callable[[list[str], list[str], int, SamplingPolicy], BatchOutcome]
+EvaluateSlice = Callable[[list[str], list[str], int, SamplingPolicy, Budget | None], BatchOutcome]
 Detect = Callable[[datetime, str | None, int | None], list[int]]
 
 
@@ -134,6 +143,7 @@ def run_window(
     logger: Any,
     *,
     flow_run_id: str | None = None,
+    budget_scope: str | None = None,
     evaluate: EvaluateSlice | None = None,
     detect: Detect | None = None,
 ) -> dict[str, Any]:
@@ -158,8 +168,9 @@ def run_window(
     total, notes = EMPTY, []
     try:
         for name in apps:
+            budget = (budget_scope, name) if budget_scope else None
             outcome, note = evaluate_app(
-                window, name, names, run_id, sample_rate, logger, evaluate or evaluate_task
+                window, name, names, run_id, sample_rate, logger, evaluate or evaluate_task, budget
             )
             total = total + outcome
             notes += [note] if note else []
@@ -200,6 +211,7 @@ def evaluate_app(
     sample_rate: float | None,
     logger: Any,
     evaluate: EvaluateSlice = evaluate_task,
+    budget: Budget | None = None,
 ) -> tuple[BatchOutcome, str | None]:
     """One app's picks, a slice of ``task_traces`` at a time through ``evaluate`` (the
     ``evaluate-batches`` task; bench/backfill passes its plain function); then one more pass
@@ -209,7 +221,7 @@ def evaluate_app(
     plan = plan_app_run(window, app, names, run_id, sample_rate)
     logger.info("%s; policy: %s", plan.describe(), plan.policy.describe())
     total = evaluate_picks(
-        plan.trace_ids, lambda part: evaluate(part, names, run_id, plan.policy), size
+        plan.trace_ids, lambda part: evaluate(part, names, run_id, plan.policy, budget), size
     )
     if total.budget_spent:
         left = len(plan.trace_ids) - total.traces

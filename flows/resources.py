@@ -14,7 +14,9 @@ from vigil.knowledge_base import PGVectorStore
 from vigil.settings import Settings
 from vigil.store import knowledge_base as kb_store
 
-_RUN_JUDGES: OrderedDict[tuple[int | None, str], Any] = OrderedDict()
+Budget = tuple[str, str]  # a shared judge budget: (scope, app), see flows.judge_sharing
+
+_RUN_JUDGES: OrderedDict[tuple[int | None, str, Budget | None], Any] = OrderedDict()
 
 
 @lru_cache(maxsize=2)
@@ -23,20 +25,27 @@ def local_provider(model_path: str | None) -> MiniLMProvider:
     return MiniLMProvider(load_embeddings(model_path))
 
 
-def run_judge(settings: Settings, run_id: int | None) -> Any:
+def run_judge(settings: Settings, run_id: int | None, budget: Budget | None = None) -> Any:
     """The LLM judge of one evaluation run, or None when VIGIL_JUDGE_PROVIDER is none.
 
     The judge carries the run's token and cost budget, so each run gets its own, shared by
-    the run's batches in this process (a run spread over several workers has one budget a
-    worker). TruLens is imported only when a judge is configured.
+    the run's batches in this process. With ``budget`` (a backfill's day runs), the budget
+    is that row of ``judge_budgets``, shared by every day run on every worker. On a Prefect
+    server each request also takes a slot of the judge model's global limits. TruLens is
+    imported only when a judge is configured.
     """
     if settings.judge_provider == "none":
         return None
-    key = (run_id, _judge_fingerprint(settings))
+    key = (run_id, _judge_fingerprint(settings), budget)
     if key not in _RUN_JUDGES:
         from evaluators.providers.judge import build_judge
+        from flows.judge_sharing import SharedBudget, shared_gate
+        from vigil.db import database_url
 
-        _RUN_JUDGES[key] = build_judge(settings)
+        ledger = None
+        if budget is not None:
+            ledger = SharedBudget(database_url(settings, start=False), *budget)
+        _RUN_JUDGES[key] = build_judge(settings, ledger=ledger, gate=shared_gate(settings))
         while len(_RUN_JUDGES) > 4:
             _RUN_JUDGES.popitem(last=False)
     return _RUN_JUDGES[key]
@@ -49,7 +58,9 @@ def _judge_fingerprint(settings: Settings) -> str:
     return repr(sorted(fields.items()))
 
 
-def build_resources(settings: Settings, conn: Conn, run_id: int | None = None) -> Resources:
+def build_resources(
+    settings: Settings, conn: Conn, run_id: int | None = None, budget: Budget | None = None
+) -> Resources:
     store = PGVectorStore(
         conn,
         settings.kb_collection,
@@ -60,7 +71,7 @@ def build_resources(settings: Settings, conn: Conn, run_id: int | None = None) -
     return Resources(
         provider=local_provider(settings.embedding_model),
         store=store if has_store else None,
-        judge=run_judge(settings, run_id),
+        judge=run_judge(settings, run_id, budget),
     )
 
 

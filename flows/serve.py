@@ -15,6 +15,7 @@ from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
 from flows.canary import canary
+from flows.deploy_setup import configure_prefect
 from flows.detect import detect
 from flows.evaluate_window import evaluate_window
 from vigil.settings import load_settings
@@ -35,7 +36,7 @@ def main() -> None:
         RunnerDeployment,
         backfill.to_deployment(
             name="backfill",
-            description="Score a past date range, one child run per day.",
+            description="Score a past date range, one child run per day (or chunk).",
         ),
     )
     detection = cast(
@@ -55,6 +56,8 @@ def main() -> None:
             "alert when one turns worse.",
         ),
     )
+    for line in configure_prefect(settings):  # the judge limits, the crash automation
+        print(line, flush=True)
     serve(scheduled, on_demand, detection, canaries, limit=2)
 
 

@@ -24,12 +24,18 @@ def scheduled_window(scheduled: datetime, minutes: int, grace_minutes: int) -> W
 
 def days(start: datetime, end: datetime) -> Iterator[Window]:
     """[start, end) cut at UTC midnights."""
+    return chunks(start, end, 24)
+
+
+def chunks(start: datetime, end: datetime, hours: int) -> Iterator[Window]:
+    """[start, end) cut at multiples of ``hours`` since the Unix epoch (UTC midnights, and
+    the hours between, when ``hours`` divides 24)."""
     if end <= start:
         raise ValueError(f"the range is empty: {start.isoformat()} to {end.isoformat()}")
-    day = timedelta(days=1)
+    step = timedelta(hours=hours)
     cursor = start
     while cursor < end:
-        stop = min(floor_time(cursor, day) + day, end)
+        stop = min(floor_time(cursor, step) + step, end)
         yield cursor, stop
         cursor = stop
 

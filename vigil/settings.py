@@ -79,6 +79,29 @@ class Settings(BaseSettings):
     eval_max_attempts: int = Field(
         3, ge=1, description="Tries of an evaluator on a trace before its error is final."
     )
+    backfill_chunk_hours: int = Field(
+        24,
+        ge=1,
+        le=24 * 7,
+        description="A backfill's unit of work: one evaluate-window flow run per chunk of "
+        "this many hours (aligned to UTC midnight when it divides 24).",
+    )
+    backfill_parallel: int = Field(
+        4, ge=1, description="A backfill's chunk runs in flight at once on the work pool."
+    )
+    backfill_retries: int = Field(
+        2,
+        ge=0,
+        description="Times a backfill submits a chunk again after its run crashed or failed "
+        "(its worker died, say).",
+    )
+    crash_after_s: int = Field(
+        600,
+        ge=60,
+        description="A flow run that sent no heartbeat for this long is marked Crashed by the "
+        "automation `vigil deploy` creates (heartbeats every PREFECT_FLOWS_HEARTBEAT_FREQUENCY, "
+        "180 s by default; keep this well above it).",
+    )
     detect_window_hours: int = Field(24, description="Window the detector looks at.")
     baseline_days: int = Field(7, description="Baseline the window is compared with.")
     detect_fdr: float = Field(
@@ -197,7 +220,12 @@ class Settings(BaseSettings):
     judge_api_key: SecretStr | None = Field(
         None, description="Judge API key. Empty means OPENAI_API_KEY for openai, none else."
     )
-    judge_concurrency: int = Field(4, ge=1, description="Judge requests in flight at once.")
+    judge_concurrency: int = Field(
+        4,
+        ge=1,
+        description="Judge requests in flight at once: per process, and across every worker "
+        "for flow runs on a Prefect server (a global concurrency limit per judge model).",
+    )
     judge_timeout_s: float = Field(30.0, gt=0, description="Timeout of one judge request.")
     judge_max_retries: int = Field(
         4, ge=0, description="Retries of a judge request after a 429, a 5xx or a timeout."

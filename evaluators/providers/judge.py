@@ -24,8 +24,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
@@ -58,10 +59,24 @@ class JudgeReplyError(ValueError):
     """The judge replied without a score that can be read."""
 
 
-class _Budget:
-    """Tokens and dollars spent by one judge, refused once a limit is reached (thread-safe)."""
+class Ledger(Protocol):
+    """Spend shared with other processes (a backfill's day runs on several workers)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def add(self, tokens: int, cost_usd: float) -> tuple[int, float]:
+        """Add a request's spend; return the shared totals (tokens, USD) after it."""
+        ...
+
+    def spent(self) -> tuple[int, float]:
+        """The shared totals so far."""
+        ...
+
+
+class _Budget:
+    """Tokens and dollars spent by one judge, refused once a limit is reached (thread-safe).
+    With a ``ledger``, the limits apply to the ledger's totals, shared with other judges;
+    the judge's own counters still say what it spent itself."""
+
+    def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
         self.max_tokens, self.max_cost_usd = (
             settings.judge_max_tokens_per_run,
             settings.judge_max_cost_usd_per_run,
@@ -72,24 +87,38 @@ class _Budget:
         )
         self.calls = self.input_tokens = self.output_tokens = 0
         self.cost_usd = 0.0
+        self.ledger = ledger
         self._lock = threading.Lock()
 
     def check(self) -> None:
+        limited = self.max_tokens is not None or self.max_cost_usd is not None
+        if not limited:
+            return
         with self._lock:
-            spent = self.max_tokens is not None and self.tokens >= self.max_tokens
-            spent |= self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd
+            tokens, cost = self.ledger.spent() if self.ledger else (self.tokens, self.cost_usd)
+        spent = self.max_tokens is not None and tokens >= self.max_tokens
+        spent |= self.max_cost_usd is not None and cost >= self.max_cost_usd
         if spent:
-            tokens = f"{self.max_tokens:,} tokens" if self.max_tokens is not None else ""
-            cost = f"${self.max_cost_usd:.2f}" if self.max_cost_usd is not None else ""
-            limit = " / ".join(x for x in (tokens, cost) if x)
-            raise BudgetExceeded(f"judge budget of {limit} for this run is spent")
+            limit = " / ".join(
+                x
+                for x in (
+                    f"{self.max_tokens:,} tokens" if self.max_tokens is not None else "",
+                    f"${self.max_cost_usd:.2f}" if self.max_cost_usd is not None else "",
+                )
+                if x
+            )
+            whose = "this backfill" if self.ledger else "this run"
+            raise BudgetExceeded(f"judge budget of {limit} for {whose} is spent")
 
     def add(self, input_tokens: int, output_tokens: int) -> None:
+        cost = (input_tokens * self.prices[0] + output_tokens * self.prices[1]) / 1e6
         with self._lock:
             self.calls += 1
             self.input_tokens += input_tokens
             self.output_tokens += output_tokens
-            self.cost_usd += (input_tokens * self.prices[0] + output_tokens * self.prices[1]) / 1e6
+            self.cost_usd += cost
+            if self.ledger:
+                self.ledger.add(input_tokens + output_tokens, cost)
 
     @property
     def tokens(self) -> int:
@@ -131,12 +160,22 @@ class _JudgeProvider(Langchain):
 class LLMJudge:
     """The :class:`evaluators.base.Judge` of a run: TruLens feedback by name, within limits."""
 
-    def __init__(self, chat: BaseChatModel, settings: Settings) -> None:
+    def __init__(
+        self,
+        chat: BaseChatModel,
+        settings: Settings,
+        *,
+        ledger: Ledger | None = None,
+        gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
+        """``ledger`` shares the budget with other judges; ``gate`` is entered around each
+        request inside this judge's own limits (a slot of a limit shared by every worker)."""
         self.model, self.chat, self.settings = settings.judge_model or "", chat, settings
         self.concurrency = settings.judge_concurrency
         self.structured_output = settings.judge_structured_output
         self.backoff_s = 0.5  # the first retry waits 0.25-0.5 s, then twice as long each time
-        self.usage = _Budget(settings)
+        self.usage = _Budget(settings, ledger)
+        self._gate = gate
         self.retried: list[str] = []  # why each retry happened, for logs and benchmarks
         self.provider = _JudgeProvider(self)
         self._slots = threading.BoundedSemaphore(self.concurrency)
@@ -210,7 +249,7 @@ class LLMJudge:
         while True:
             self.usage.check()
             try:
-                with self._slots:
+                with self._slots, self._gate():
                     self._pace()
                     result = runnable.invoke(lc_messages)
             except Exception as err:
@@ -327,9 +366,14 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
     )
 
 
-def build_judge(settings: Settings) -> LLMJudge | None:
+def build_judge(
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> LLMJudge | None:
     """The judge VIGIL_JUDGE_* configure, or None (offline). Build one per evaluation run:
-    the token and cost budget is the judge's."""
+    the token and cost budget is the judge's, or the ``ledger``'s when it is shared."""
     if settings.judge_provider == "none":
         return None
     name = f"VIGIL_JUDGE_PROVIDER={settings.judge_provider}"
@@ -347,4 +391,4 @@ def build_judge(settings: Settings) -> LLMJudge | None:
         chat = build_chat_model(settings)
     except openai.OpenAIError as err:
         raise VigilError(f"{name}: {err} Set VIGIL_JUDGE_API_KEY.") from err
-    return LLMJudge(chat, settings)
+    return LLMJudge(chat, settings, ledger=ledger, gate=gate)

@@ -33,7 +33,7 @@ def test_backfill_runs_a_child_flow_per_day_and_finds_the_regression(
 ) -> None:
     start = plan.start
     result = backfill(start=start, end=plan.end)
-    assert result["days"] == plan.days
+    assert result["chunks"] == plan.days
     n_traces = conn.execute("SELECT count(*) AS n FROM traces").fetchone()["n"]
     assert result["traces"] == n_traces
     assert result["errors"] == 0

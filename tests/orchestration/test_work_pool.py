@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import seed, vigil
-from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.orchestration.prefect_pool import ROOT, prefect_server
 
 
 def _prefect(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -28,28 +24,8 @@ def _prefect(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 @pytest.fixture
 def prefect_env(tmp_path: Path, db_url: str) -> Iterator[dict[str, str]]:
     """A Prefect server of its own (SQLite), and the environment that points at it."""
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "VIGIL_DATABASE_URL": db_url,
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "VIGIL_PREFECT_PORT": str(port),
-           "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the Prefect server did not start"
-                time.sleep(0.5)
+    with prefect_server(tmp_path / "prefect", db_url) as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def _let_scheduled_runs_finish(conn, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]

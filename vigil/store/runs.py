@@ -92,11 +92,14 @@ def progress_since(conn: Conn, since: datetime) -> dict:
     return dict(row)
 
 
-def finished_since(conn: Conn, since: datetime, kind: str | None = None) -> int:
+def finished_since(
+    conn: Conn, since: datetime, kind: str | None = None, status: str | None = None
+) -> int:
+    """Runs started since ``since`` that ended (with ``status``, when given)."""
     row = conn.execute(
         "SELECT count(*) AS n FROM eval_runs WHERE started_at >= %s AND status <> 'running'"
-        " AND (%s::text IS NULL OR kind = %s)",
-        (since, kind, kind),
+        " AND (%s::text IS NULL OR kind = %s) AND (%s::text IS NULL OR status = %s)",
+        (since, kind, kind, status, status),
     ).fetchone()
     return int(row["n"]) if row else 0
 
@@ -117,3 +120,32 @@ def totals_since(conn: Conn, since: datetime) -> dict:
     ).fetchone()
     assert row is not None
     return dict(row)
+
+
+def totals_of_flow_runs(conn: Conn, flow_run_ids: list[str]) -> dict:
+    """Counts over the evaluation runs of these Prefect flow runs (a backfill's chunk runs,
+    crashed attempts included), and the regressions they found."""
+    row = conn.execute(
+        """
+        SELECT count(*) AS runs, coalesce(sum(traces_done), 0) AS traces,
+               coalesce(sum(scored), 0) AS scored, coalesce(sum(skipped), 0) AS skipped,
+               coalesce(sum(errors), 0) AS errors, coalesce(sum(cost_usd), 0) AS cost_usd,
+               coalesce((SELECT array_agg(DISTINCT r.id ORDER BY r.id) FROM regressions r
+                 JOIN eval_runs e ON e.id = r.run_id WHERE e.flow_run_id = ANY(%(ids)s)),
+                 '{}') AS regressions
+        FROM eval_runs WHERE flow_run_id = ANY(%(ids)s)
+        """,
+        {"ids": flow_run_ids},
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def fail_flow_run(conn: Conn, flow_run_id: str, message: str) -> int:
+    """Mark the still-running evaluation runs of a flow run whose process died as failed
+    (their committed batches stay; what they held is free again). Returns how many."""
+    return conn.execute(
+        "UPDATE eval_runs SET status = 'failed', message = %s, finished_at = now(),"
+        " updated_at = now() WHERE flow_run_id = %s AND status = 'running'",
+        (message, flow_run_id),
+    ).rowcount

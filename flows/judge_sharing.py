@@ -1,0 +1,99 @@
+"""What the judges of many workers share: slots of a Prefect global concurrency limit (and
+rate limit) per judge model, and a backfill's judge budget, kept in PostgreSQL.
+
+The limits are created by ``vigil deploy`` and ``vigil up`` (:mod:`flows.deploy_setup`),
+from VIGIL_JUDGE_CONCURRENCY and VIGIL_JUDGE_RATE_LIMIT_PER_S. A flow run on a Prefect
+server takes a slot for each judge request, whichever worker it runs on; a run in a
+process of its own without a server (``--local``) keeps the per-process limits only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from vigil.db import connect
+from vigil.settings import Settings
+from vigil.store import budgets
+
+LEASE_S = 60.0  # a slot held by a process that died comes back after this long
+
+
+def limit_names(settings: Settings) -> tuple[str, str | None]:
+    """The names of the judge model's concurrency limit and, when a rate is set, its rate
+    limit (Prefect limit names: letters, digits, '.', '_' and '-')."""
+    model = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{settings.judge_provider}-{settings.judge_model}")
+    rate = f"vigil-judge-rate-{model}" if settings.judge_rate_limit_per_s else None
+    return f"vigil-judge-{model}", rate
+
+
+def judge_limits(client: Any, settings: Settings, *, update: bool = True) -> list[str]:
+    """Upsert the judge model's limits (only create missing ones unless ``update``)."""
+    if settings.judge_provider == "none":
+        return ["judge limits: none (VIGIL_JUDGE_PROVIDER=none)"]
+    from prefect.exceptions import ObjectNotFound
+
+    slots, rate = limit_names(settings)
+    wanted: list[tuple[str, int, float | None]] = [(slots, settings.judge_concurrency, None)]
+    if rate is not None and settings.judge_rate_limit_per_s:
+        per_s = settings.judge_rate_limit_per_s
+        wanted.append((rate, max(1, round(per_s)), per_s))
+    done = []
+    for name, limit, decay in wanted:
+        if not update:
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+                continue
+            except ObjectNotFound:
+                pass
+        client.upsert_global_concurrency_limit_by_name(name, limit, slot_decay_per_second=decay)
+        done.append(f"limit {name}: {limit}" + (f", {decay}/s" if decay else " in flight"))
+    return done
+
+
+def on_prefect_server() -> bool:
+    """Whether this process runs a flow run against a Prefect server (not a temporary one)."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value()) and FlowRunContext.get() is not None
+
+
+def shared_gate(settings: Settings) -> Callable[[], AbstractContextManager[object]]:
+    """Entered around each judge request: a slot of the model's limits on the Prefect
+    server, or nothing outside a flow run on a server."""
+    if settings.judge_provider == "none" or not on_prefect_server():
+        return nullcontext
+    from prefect import get_client
+    from prefect.concurrency.sync import concurrency, rate_limit
+
+    with get_client(sync_client=True) as client:  # `vigil deploy` made them; if not, now
+        judge_limits(client, settings, update=False)
+    slots, rate = limit_names(settings)
+
+    @contextmanager
+    def gate() -> Iterator[None]:
+        if rate is not None:
+            rate_limit(rate, occupy=1, strict=True)
+        with concurrency(slots, occupy=1, lease_duration=LEASE_S, strict=True):
+            yield
+
+    return gate
+
+
+class SharedBudget:
+    """A :class:`evaluators.providers.judge.Ledger` in ``judge_budgets``: one row per
+    backfill and app, added to by each judge request of any of its day runs."""
+
+    def __init__(self, url: str, scope: str, app: str) -> None:
+        self.url, self.scope, self.app = url, scope, app
+
+    def add(self, tokens: int, cost_usd: float) -> tuple[int, float]:
+        with connect(self.url, autocommit=True) as conn:
+            return budgets.spend(conn, self.scope, self.app, tokens, cost_usd)
+
+    def spent(self) -> tuple[int, float]:
+        with connect(self.url, autocommit=True) as conn:
+            return budgets.spent(conn, self.scope, self.app)
