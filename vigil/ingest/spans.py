@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vigil.db.types import Conn
-from vigil.ingest.assembly import SpanFacts, assemble, assemble_new, by_trace, is_complete
+from vigil.ingest.assembly import (
+    SpanFacts,
+    assemble,
+    assemble_new,
+    by_trace,
+    first_of_each,
+    is_complete,
+)
 from vigil.models import MappedSpan, Trace
 from vigil.store import spans as span_store
 from vigil.store import traces as trace_store
@@ -36,7 +43,7 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
     another app are rejected: a key only writes its own app's traces."""
     if not spans:
         return SpanWrite(0, 0, [], [])
-    groups = by_trace(spans)
+    groups = by_trace(first_of_each(spans))
     owners = span_store.lock_trace_owners(conn, sorted(groups))
     # Traces first seen now are assembled in memory and inserted whole (one write each).
     fresh = [enrich(assemble_new(t, app, groups[t])) for t in sorted(groups) if t not in owners]
@@ -49,15 +56,21 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
         for s in spans
         if owners.get(s.trace_id) != app
     ]
-    mine = [s for s in spans if owners.get(s.trace_id) == app]
+    mine = sum(1 for s in spans if owners.get(s.trace_id) == app)  # re-sent copies too
     if not mine:
         return SpanWrite(0, 0, rejected, [])
-    stored = span_store.insert_spans(conn, mine)
-    span_store.insert_span_retrievals(conn, mine)
-    touched = sorted({s.trace_id for s in mine})
+    # A trace created now has no stored span: its spans are copied in. Spans of traces
+    # stored before may have been sent before: those are inserted unless present.
+    new = [s for t in sorted(created) for s in groups[t]]
+    known = [s for t in sorted(groups) if t not in created and owners.get(t) == app
+             for s in groups[t]]  # fmt: skip
+    span_store.copy_new_spans(conn, new)
+    stored = len(new) + span_store.insert_spans(conn, known)
+    span_store.insert_span_retrievals(conn, known)
+    touched = sorted(t for t in groups if owners.get(t) == app)
     again = [enrich(t) for t in reassembled(conn, [t for t in touched if t not in created])]
     trace_store.update_trace_rows(conn, again, [is_complete(t) for t in again])
-    return SpanWrite(stored, len(mine) - stored, rejected, touched)
+    return SpanWrite(stored, mine - stored, rejected, touched)
 
 
 def reassembled(conn: Conn, trace_ids: list[str]) -> list[Trace]:

@@ -2,7 +2,9 @@
 
 Spans and their chunks are inserted idempotently (keyed on trace and span ids, then rank);
 the traces they belong to are locked while a batch is written and read back to be
-re-assembled. Rows are written with array parameters (one statement a table), not row by row.
+re-assembled. Spans of a trace that the same transaction created cannot be stored yet, so
+they go in with ``COPY`` (binary), the cheapest write PostgreSQL has; the others with array
+parameters and ``ON CONFLICT DO NOTHING`` (one statement a table), never row by row.
 Trace rows themselves are written by :mod:`vigil.store.traces`.
 """
 
@@ -29,48 +31,72 @@ def lock_trace_owners(conn: Conn, ids: list[str]) -> dict[str, str]:
     return {r["id"]: r["app"] for r in rows}
 
 
+_SPAN_COLUMNS = ("trace_id", "span_id", "parent_span_id", "kind", "name", "start_time",
+                 "end_time", "attributes", "status", "mapped")  # fmt: skip
+_SPAN_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "jsonb",
+               "text", "jsonb")  # fmt: skip
+_CHUNK_COLUMNS = ("trace_id", "span_id", "rank", "document_id", "content", "score")
+_CHUNK_TYPES = ("text", "text", "int4", "text", "text", "float8")
+
+
+def _span_rows(spans: list[MappedSpan]) -> list[tuple[object, ...]]:
+    return [
+        (s.trace_id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time, s.end_time,
+         Jsonb(s.attributes), s.status, Jsonb(s.mapped))
+        for s in spans
+    ]  # fmt: skip
+
+
+def _chunk_rows(spans: list[MappedSpan]) -> list[tuple[object, ...]]:
+    return [
+        (s.trace_id, s.span_id, r["rank"], r.get("document_id"), r.get("content", ""),
+         r.get("score"))
+        for s in spans
+        for r in s.retrievals
+    ]  # fmt: skip
+
+
+def copy_new_spans(conn: Conn, spans: list[MappedSpan]) -> None:
+    """Write spans, and the chunks they retrieved, of traces created in this transaction:
+    nothing of theirs can be stored yet, so there is no conflict to skip. Each (trace, span)
+    must appear once in ``spans``."""
+    with conn.cursor() as cur:
+        for table, columns, types, rows in (
+            ("spans", _SPAN_COLUMNS, _SPAN_TYPES, _span_rows(spans)),
+            ("retrievals", _CHUNK_COLUMNS, _CHUNK_TYPES, _chunk_rows(spans)),
+        ):
+            if not rows:
+                continue
+            names = ", ".join(columns)
+            with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+
+
 def insert_spans(conn: Conn, spans: list[MappedSpan]) -> int:
     """Insert spans not stored yet; returns how many were new (the rest are re-sent)."""
-    if not spans:
-        return 0
-    cur = conn.execute(
-        """
-        INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time, end_time,
-                           attributes, status, mapped)
-        SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                             %b::timestamptz[], %b::timestamptz[], %b::jsonb[], %b::text[],
-                             %b::jsonb[])
-        ON CONFLICT (trace_id, span_id) DO NOTHING
-        """,
-        (
-            [s.trace_id for s in spans], [s.span_id for s in spans],
-            [s.parent_span_id for s in spans], [s.kind for s in spans],
-            [s.name for s in spans], [s.start_time for s in spans],
-            [s.end_time for s in spans], [Jsonb(s.attributes) for s in spans],
-            [s.status for s in spans], [Jsonb(s.mapped) for s in spans],
-        ),
-    )  # fmt: skip
-    return max(cur.rowcount, 0)
+    return _insert_new(conn, "spans", _SPAN_COLUMNS, _SPAN_TYPES, 2, _span_rows(spans))
 
 
 def insert_span_retrievals(conn: Conn, spans: list[MappedSpan]) -> None:
     """Insert the chunks the spans retrieved; chunks already stored are left as they are."""
-    rows = [(s, r) for s in spans for r in s.retrievals]
+    _insert_new(conn, "retrievals", _CHUNK_COLUMNS, _CHUNK_TYPES, 3, _chunk_rows(spans))
+
+
+def _insert_new(conn: Conn, table: str, columns: tuple[str, ...], types: tuple[str, ...],
+                key: int, rows: list[tuple[object, ...]]) -> int:  # fmt: skip
+    """Insert ``rows`` (one array a column: one statement) unless their key, the first
+    ``key`` columns, is stored; returns how many were inserted."""
     if not rows:
-        return
-    conn.execute(
-        """
-        INSERT INTO retrievals (trace_id, span_id, rank, document_id, content, score)
-        SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::text[],
-                             %b::float8[])
-        ON CONFLICT (trace_id, span_id, rank) DO NOTHING
-        """,
-        (
-            [s.trace_id for s, _ in rows], [s.span_id for s, _ in rows],
-            [r["rank"] for _, r in rows], [r.get("document_id") for _, r in rows],
-            [r.get("content", "") for _, r in rows], [r.get("score") for _, r in rows],
-        ),
-    )  # fmt: skip
+        return 0
+    arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+    cur = conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(columns[:key])}) DO NOTHING",
+        [list(column) for column in zip(*rows, strict=True)],
+    )
+    return max(cur.rowcount, 0)
 
 
 def assembly_spans(conn: Conn, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
