@@ -10,11 +10,14 @@ process of its own without a server (``--local``) keeps the per-process limits o
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from vigil.db import connect
+from vigil.db.pool import UNAVAILABLE
+from vigil.db.types import Conn
 from vigil.settings import Settings
 from vigil.store import budgets
 
@@ -85,15 +88,38 @@ def shared_gate(settings: Settings) -> Callable[[], AbstractContextManager[objec
 
 class SharedBudget:
     """A :class:`evaluators.providers.judge.Ledger` in ``judge_budgets``: one row per
-    backfill and app, added to by each judge request of any of its day runs."""
+    backfill and app, added to by each judge request of any of its day runs. One
+    connection per judge, opened on first use; calls from its threads take turns."""
 
     def __init__(self, url: str, scope: str, app: str) -> None:
         self.url, self.scope, self.app = url, scope, app
+        self._conn: Conn | None = None
+        self._lock = threading.Lock()
 
     def add(self, tokens: int, cost_usd: float) -> tuple[int, float]:
-        with connect(self.url, autocommit=True) as conn:
-            return budgets.spend(conn, self.scope, self.app, tokens, cost_usd)
+        return self._with_conn(lambda c: budgets.spend(c, self.scope, self.app, tokens, cost_usd))
 
     def spent(self) -> tuple[int, float]:
-        with connect(self.url, autocommit=True) as conn:
-            return budgets.spent(conn, self.scope, self.app)
+        return self._with_conn(lambda c: budgets.spent(c, self.scope, self.app))
+
+    def _with_conn(self, query: Callable[[Conn], tuple[int, float]]) -> tuple[int, float]:
+        """Run ``query`` on the open connection; once more on a new one if it was lost."""
+        with self._lock:
+            return self._run(query)
+
+    def _run(self, query: Callable[[Conn], tuple[int, float]]) -> tuple[int, float]:
+        for attempt in (1, 2):
+            if self._conn is None or self._conn.closed:
+                self._conn = connect(self.url, autocommit=True)
+            try:
+                return query(self._conn)
+            except UNAVAILABLE:  # the connection was lost (a restart, a pooler)
+                self._conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def __del__(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import seed, vigil
-from tests.orchestration.prefect_pool import kill_tree, prefect_server, start_worker, stop_worker
+from tests.orchestration.prefect_pool import prefect_server
 from vigil.testing.fake_openai import FakeOpenAIServer
+from vigil.testing.workers import kill_tree, start_worker, stop_worker
 
 JUDGE_CONCURRENCY = 2  # a global limit per judge model, across every worker
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=9)
@@ -53,16 +54,18 @@ def pool_env(
 class Workers:
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.env, self.folder = env, folder
-        self.coordinator = start_worker(env, folder / "coordinator.log", "--work-queue",
-                                        "backfill", "--name", "coordinator")  # fmt: skip
-        self.days = {name: start_worker(env, folder / f"{name}.log", "--work-queue", "default",
-                                        "--limit", "1", "--name", name)
+        self.coordinator = start_worker(env, folder / "coordinator.log", "coordinator",
+                                        "--work-queue", "backfill")  # fmt: skip
+        self.days = {name: start_worker(env, folder / f"{name}.log", name, "--work-queue",
+                                        "default", "--limit", "1")
                      for name in ("day-a", "day-b")}  # fmt: skip
 
     def ran(self, name: str) -> set[str]:
-        """The flow run ids a day worker submitted, from its log."""
+        """The flow runs a day worker ran, from its log: a flow-run process it started
+        prints where the run is in the UI (a worker that lost the race to claim a run
+        logs only "submitting" and "Aborted submission")."""
         text = (self.folder / f"{name}.log").read_text(errors="replace")
-        return set(re.findall(r"submitting flow run '([0-9a-f-]{36})'", text))
+        return set(re.findall(r"/runs/flow-run/([0-9a-f-]{36})", text))
 
     def stop(self) -> None:
         for worker in [self.coordinator, *self.days.values()]:
