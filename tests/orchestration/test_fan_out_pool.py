@@ -182,3 +182,50 @@ def test_a_worker_killed_mid_day_leaves_the_backfill_complete_with_each_score_on
     retried = next(r for r in completed if r["window_start"] == crashed[0]["window_start"])
     assert str(retried["flow_run_id"]) in workers.ran(survivor)  # finished on the other worker
     _scored_once(conn, ("judge_groundedness",), 32)
+
+
+def test_judge_slots_hold_a_limit_across_clients_and_name_a_missing_one(
+    pool_env: dict[str, str],
+) -> None:
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.judge_sharing import JudgeSlots
+    from vigil.errors import VigilError
+
+    with temporary_settings({PREFECT_API_URL: pool_env["PREFECT_API_URL"]}):
+        with get_client(sync_client=True) as admin:
+            admin.upsert_global_concurrency_limit_by_name("vigil-test-slots", 1)
+        inside, most, lock = 0, 0, threading.Lock()
+
+        def one(slots: JudgeSlots) -> None:
+            nonlocal inside, most
+            with slots.request():
+                with lock:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.05)
+                with lock:
+                    inside -= 1
+
+        clients = [get_client(sync_client=True) for _ in range(2)]
+        for client in clients:
+            client.__enter__()
+        try:
+            holders = [JudgeSlots(c, "vigil-test-slots", None) for c in clients]
+            threads = [threading.Thread(target=lambda h=h: [one(h) for _ in range(5)])
+                       for h in holders for _ in range(2)]  # fmt: skip
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            assert most == 1  # four threads on two clients, one slot
+            missing = JudgeSlots(clients[0], "vigil-test-missing", None)
+            with (
+                pytest.raises(VigilError, match="no limit 'vigil-test-missing'"),
+                missing.request(),
+            ):
+                pass
+        finally:
+            for client in clients:
+                client.__exit__(None, None, None)
