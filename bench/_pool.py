@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from vigil.testing.workers import ROOT, start_worker, stop_worker
+from vigil.testing.workers import ROOT, start_worker, stop_process
 
 
 def vigil(args: list[str], env: dict[str, str], log: Path, timeout: float = 1800) -> None:
@@ -36,4 +36,4 @@ def workers(
         yield started
     finally:
         for worker in started:
-            stop_worker(worker)
+            stop_process(worker)

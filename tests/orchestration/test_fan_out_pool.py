@@ -17,7 +17,7 @@ import pytest
 from tests.cli.helpers import seed, vigil
 from tests.orchestration.prefect_pool import prefect_server
 from vigil.testing.fake_openai import FakeOpenAIServer
-from vigil.testing.workers import kill_tree, start_worker, stop_worker
+from vigil.testing.workers import kill_tree, start_worker, stop_process
 
 JUDGE_CONCURRENCY = 2  # a global limit per judge model, across every worker
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=9)
@@ -69,7 +69,7 @@ class Workers:
 
     def stop(self) -> None:
         for worker in [self.coordinator, *self.days.values()]:
-            stop_worker(worker)
+            stop_process(worker)
 
 
 @pytest.fixture

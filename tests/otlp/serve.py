@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port
+from vigil.testing.workers import stop_process
 
 START_TIMEOUT_S = 60
 
@@ -40,9 +41,4 @@ def serve_otlp(db_url: str, home: Path, **settings: str) -> Iterator[tuple[int, 
             time.sleep(0.2)
         yield proc.pid, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
+        stop_process(proc)

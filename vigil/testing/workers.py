@@ -29,23 +29,23 @@ def start_worker(env: dict[str, str], log: Path, name: str, *args: str) -> subpr
     deadline = time.monotonic() + START_TIMEOUT_S
     while f"Worker {name!r} started!" not in log.read_text(errors="replace"):
         if worker.poll() is not None or time.monotonic() > deadline:
-            stop_worker(worker)
+            stop_process(worker)
             raise RuntimeError(f"worker {name} did not start; see {log}")
         time.sleep(0.5)
     return worker
 
 
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker, SIGKILL it after 30 s; then SIGKILL any flow-run process of its
-    that is left."""
-    started = _descendants(worker.pid)
-    if worker.poll() is None:
-        worker.terminate()
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker (or a receiver): SIGTERM, SIGKILL after 30 s; then SIGKILL whatever it
+    started that is left (a worker's flow runs, a receiver's workers)."""
+    started = _descendants(process.pid)
+    if process.poll() is None:
+        process.terminate()
         try:
-            worker.wait(30)
+            process.wait(30)
         except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
+            process.kill()
+            process.wait(10)
     _kill(started)
 
 
