@@ -198,8 +198,8 @@ CREATE FUNCTION vigil_ensure_partitions(times timestamptz[], max_ahead interval 
 RETURNS timestamptz[] LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     t timestamptz;
-    lo timestamptz;
-    hi timestamptz;
+    new_lo timestamptz;
+    new_hi timestamptz;
     width integer;
     keep integer;
     refused timestamptz[] := '{}';
@@ -208,7 +208,7 @@ BEGIN
     FOR t IN SELECT DISTINCT u FROM unnest(times) u WHERE u IS NOT NULL ORDER BY 1 LOOP
         CONTINUE WHEN EXISTS (SELECT 1 FROM time_partitions p
                               WHERE p.lo <= t AND t < p.hi AND p.traces_dropped_at IS NULL);
-        SELECT keep_days INTO keep FROM retention_policies WHERE data = 'traces';
+        SELECT r.keep_days INTO keep FROM retention_policies r WHERE r.data = 'traces';
         IF t > now() + max_ahead OR (keep IS NOT NULL AND t < now() - make_interval(days => keep))
         THEN
             refused := refused || t;
@@ -217,19 +217,20 @@ BEGIN
         PERFORM pg_advisory_xact_lock(1986619158);  -- vigil.store.partitions.LOCK_KEY
         CONTINUE WHEN EXISTS (SELECT 1 FROM time_partitions p  -- made meanwhile
                               WHERE p.lo <= t AND t < p.hi AND p.traces_dropped_at IS NULL);
-        lo := NULL;
-        SELECT p.lo, p.hi INTO lo, hi FROM time_partitions p WHERE p.lo <= t AND t < p.hi;
-        IF lo IS NULL THEN  -- a new range, aligned, then clipped by its neighbours
-            SELECT days INTO width FROM partitioning;
-            lo := epoch + make_interval(days => width * floor(
+        new_lo := NULL;
+        SELECT p.lo, p.hi INTO new_lo, new_hi FROM time_partitions p WHERE p.lo <= t AND t < p.hi;
+        IF new_lo IS NULL THEN  -- a new range, aligned, then clipped by its neighbours
+            SELECT p.days INTO width FROM partitioning p;
+            new_lo := epoch + make_interval(days => width * floor(
                       extract(epoch FROM (t AT TIME ZONE 'UTC') - epoch) / (width * 86400.0))::int);
-            hi := least(lo + make_interval(days => width),
-                        (SELECT min(p.lo) FROM time_partitions p WHERE p.lo > t));
-            lo := greatest(lo, (SELECT max(p.hi) FROM time_partitions p WHERE p.hi <= t));
+            new_hi := least(new_lo + make_interval(days => width),
+                            (SELECT min(p.lo) FROM time_partitions p WHERE p.lo > t));
+            new_lo := greatest(new_lo, (SELECT max(p.hi) FROM time_partitions p WHERE p.hi <= t));
         END IF;  -- else: a range re-made after its traces were dropped
-        PERFORM vigil_create_partitions(lo, hi);
-        INSERT INTO time_partitions (lo, hi) VALUES (lo, hi)
-        ON CONFLICT (lo) DO UPDATE SET traces_dropped_at = NULL, rolled_at = NULL;
+        PERFORM vigil_create_partitions(new_lo, new_hi);
+        INSERT INTO time_partitions AS p (lo, hi) VALUES (new_lo, new_hi)
+        ON CONFLICT ON CONSTRAINT time_partitions_pkey
+        DO UPDATE SET traces_dropped_at = NULL, rolled_at = NULL;
     END LOOP;
     RETURN refused;
 END $$;

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.store.test_rollups import assert_rollups_match, rolled
 from tests.db.helpers import database_at
+from tests.store.test_rollups import assert_rollups_match, rolled
 from vigil.db import migrate
 from vigil.db.migrate import available
 from vigil.db.types import Conn

@@ -67,8 +67,6 @@ def _seed(conn: psycopg.Connection, n: int = 60) -> int:
             [
                 scores.ScoreRow(
                     f"t{i:02d}",
-                    "support-bot",
-                    start - timedelta(minutes=i),
                     "groundedness",
                     "1",
                     Score.scored(0.1 if i < 3 else 0.9, f"why {i}"),

@@ -102,11 +102,11 @@ def select_sample(
     rows = conn.execute(
         f"""
         WITH w AS (
-            SELECT t.id, t.start_time, t.prompt_version, t.user_feedback, t.status,
+            SELECT t.id, t.start_time, t.part_time, t.prompt_version, t.user_feedback, t.status,
                    t.latency_ms, t.cost_usd, {HASH_SQL} AS h, {stratum} AS stratum
             FROM traces t
             WHERE t.app = %(app)s AND t.start_time >= %(start)s AND t.start_time < %(end)s
-              AND t.complete
+              AND t.part_time >= %(start)s AND t.complete
         ),
         q AS (
             SELECT percentile_cont(coalesce(%(q)s, 0.5)) WITHIN GROUP (ORDER BY latency_ms)
@@ -118,7 +118,7 @@ def select_sample(
             SELECT w.*, row_number() OVER (PARTITION BY stratum ORDER BY h, id) AS r FROM w
         ),
         reasons AS (
-            SELECT ranked.id, ranked.start_time, ranked.h, CASE
+            SELECT ranked.id, ranked.start_time, ranked.part_time, ranked.h, CASE
                 WHEN %(thumbs)s AND user_feedback = -1 THEN 'thumbs_down'
                 WHEN %(errors)s AND status = 'error' THEN 'error'
                 WHEN %(q)s::float8 IS NOT NULL AND latency_ms > q.latency THEN 'latency_outlier'
@@ -137,7 +137,7 @@ def select_sample(
         )
         SELECT id, reason FROM reasons
         WHERE reason IS NOT NULL
-          AND {missing_score_sql("reasons.id")}
+          AND {missing_score_sql("reasons.id", "reasons.part_time")}
         ORDER BY array_position(%(order)s::text[], reason), h, id
         LIMIT %(cap)s
         """,
