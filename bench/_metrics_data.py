@@ -56,7 +56,7 @@ def set_triggers(conn: Conn, enabled: bool) -> None:
 
 
 def empty(conn: Conn) -> None:
-    conn.execute("TRUNCATE traces, ingest_counts CASCADE")
+    conn.execute("TRUNCATE trace_ids, traces, spans, retrievals, scores, ingest_counts CASCADE")
     conn.execute("CHECKPOINT")
 
 

@@ -205,15 +205,16 @@ DECLARE
     refused timestamptz[] := '{}';
     epoch constant timestamp := '2000-01-03 00:00';  -- a Monday
 BEGIN
+    SELECT r.keep_days INTO keep FROM retention_policies r WHERE r.data = 'traces';
     FOR t IN SELECT DISTINCT u FROM unnest(times) u WHERE u IS NOT NULL ORDER BY 1 LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM time_partitions p
-                              WHERE p.lo <= t AND t < p.hi AND p.traces_dropped_at IS NULL);
-        SELECT r.keep_days INTO keep FROM retention_policies r WHERE r.data = 'traces';
+        -- Refused even where a partition still holds it: retention drops it next.
         IF t > now() + max_ahead OR (keep IS NOT NULL AND t < now() - make_interval(days => keep))
         THEN
             refused := refused || t;
             CONTINUE;
         END IF;
+        CONTINUE WHEN EXISTS (SELECT 1 FROM time_partitions p
+                              WHERE p.lo <= t AND t < p.hi AND p.traces_dropped_at IS NULL);
         PERFORM pg_advisory_xact_lock(1986619158);  -- vigil.store.partitions.LOCK_KEY
         CONTINUE WHEN EXISTS (SELECT 1 FROM time_partitions p  -- made meanwhile
                               WHERE p.lo <= t AND t < p.hi AND p.traces_dropped_at IS NULL);
@@ -332,13 +333,29 @@ END $$;
 CREATE TRIGGER review_items_trace BEFORE INSERT ON review_items
     FOR EACH ROW EXECUTE FUNCTION vigil_review_item_trace();
 
--- A score's day is its trace's part_time now: rebuild score_daily, as 0014 did, and move the
--- mark. (trace_daily and latency_daily read start_time, which did not change.)
+-- A score's day is its trace's part_time now: rebuild the rollups, as 0014 did, and move the
+-- mark to this snapshot (the writers wait for this migration).
 DELETE FROM score_daily;
+DELETE FROM trace_daily;
+DELETE FROM latency_daily;
+DELETE FROM rollup_changes;
+
 INSERT INTO score_daily
 SELECT app, (trace_start AT TIME ZONE 'UTC')::date, evaluator, evaluator_version, status,
        count(*), count(value), coalesce(sum(value), 0)
 FROM scores WHERE status IN ('scored', 'skipped') GROUP BY 1, 2, 3, 4, 5;
+
+INSERT INTO trace_daily
+SELECT app, (start_time AT TIME ZONE 'UTC')::date, coalesce(model, ''),
+       coalesce(prompt_version, ''), count(*), count(cost_usd), coalesce(sum(cost_usd), 0),
+       coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0)
+FROM traces WHERE complete GROUP BY 1, 2, 3, 4;
+
+INSERT INTO latency_daily
+SELECT app, (start_time AT TIME ZONE 'UTC')::date,
+       floor(ln(1 + latency_ms) / ln(1.02))::integer, count(*)
+FROM traces WHERE complete AND latency_ms IS NOT NULL GROUP BY 1, 2, 3;
+
 UPDATE rollup_marks SET snapshot = pg_current_snapshot() WHERE name = 'overview';
 
 -- Autovacuum analyzes partitions, never their parents.

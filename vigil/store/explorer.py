@@ -145,7 +145,8 @@ def _where(filters: Filters, apps: list[str] | None) -> tuple[list[str], dict[st
         where.append(
             "EXISTS (SELECT 1 FROM scores s WHERE s.trace_id = t.id"
             " AND s.trace_start = t.part_time"
-            f" AND s.evaluator = %(ev{i})s AND s.status = 'scored'"
+            + (" AND s.trace_start >= %(start)s" if filters.start is not None else "")
+            + f" AND s.evaluator = %(ev{i})s AND s.status = 'scored'"
             f" AND s.value BETWEEN %(lo{i})s AND %(hi{i})s)"
         )
         params.update({f"ev{i}": r.evaluator, f"lo{i}": r.low, f"hi{i}": r.high})

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -95,7 +96,7 @@ def kept_from(conn: Conn) -> dict[str, datetime | None]:
     return {"traces": row["traces"], "scores": row["scores"]}
 
 
-def sizes(conn: Conn) -> list[dict[str, object]]:
+def sizes(conn: Conn) -> list[dict[str, Any]]:
     """Each partition that exists: table, range, estimated rows and size on disk."""
     return conn.execute(
         """

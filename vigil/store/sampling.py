@@ -61,8 +61,9 @@ def window_apps(
     """Apps with (complete) traces in [start, end)."""
     rows = conn.execute(
         "SELECT DISTINCT app FROM traces WHERE start_time >= %s AND start_time < %s"
-        " AND (complete OR NOT %s) AND (%s::text IS NULL OR app = %s) ORDER BY app",
-        (start, end, complete_only, app, app),
+        " AND part_time >= %s AND (complete OR NOT %s) AND (%s::text IS NULL OR app = %s)"
+        " ORDER BY app",
+        (start, end, start, complete_only, app, app),
     ).fetchall()
     return [r["app"] for r in rows]
 
@@ -164,8 +165,8 @@ def window_counts(conn: Conn, app: str, start: datetime, end: datetime) -> dict[
     row = conn.execute(
         "SELECT count(*) FILTER (WHERE complete) AS complete,"
         " count(*) FILTER (WHERE NOT complete) AS incomplete FROM traces"
-        " WHERE app = %s AND start_time >= %s AND start_time < %s",
-        (app, start, end),
+        " WHERE app = %s AND start_time >= %s AND start_time < %s AND part_time >= %s",
+        (app, start, end, start),
     ).fetchone()
     assert row is not None
     return {"complete": int(row["complete"]), "incomplete": int(row["incomplete"])}

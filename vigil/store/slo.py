@@ -25,6 +25,7 @@ def good_and_total(conn: Conn, slo: SLO, start: datetime, end: datetime) -> tupl
             " FROM scores s JOIN traces t ON t.id = s.trace_id AND t.part_time = s.trace_start"
             " WHERE s.app = %(app)s AND s.evaluator = %(evaluator)s AND s.status = 'scored'"
             " AND s.value IS NOT NULL AND s.trace_start >= %(start)s AND s.trace_start < %(end)s"
+            " AND t.part_time >= %(start)s AND t.part_time < %(end)s"
             " {where}"
         ).format(op=op, where=where)
         params.update({"threshold": slo.sli.threshold, "evaluator": slo.sli.evaluator})
