@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.detection",
     "bench.metrics_overhead",
     "bench.ui",
+    "bench.partitions",
 ]
 
 

@@ -32,7 +32,6 @@ from vigil.store import (
     detection,
     explorer,
     partitions,
-    review,
     sampling,
     slo,
     views,
@@ -72,8 +71,6 @@ QUERIES: dict[str, Query] = {
         c, [r["id"] for r in detection.window_traces(c, APP, (s, e), (s, s), 5000)], s),
     "slo: score SLI": lambda c, s, e: slo.good_and_total(c, _slo(), s, e),
     "evaluators: labelled scores": lambda c, s, e: calibration.labelled_scores(c, s, e),
-    "review: audit sample of the day": lambda c, s, e: review.enqueue_audit(
-        c, (e - timedelta(days=1)).date(), 5),
 }  # fmt: skip
 
 
@@ -82,11 +79,9 @@ def say(line: str) -> None:
 
 
 def scanned(conn: Conn, query: Query, start: datetime, end: datetime) -> dict[str, set[str]]:
-    """The partitions, by table, that the query's plans scanned (what it writes, the audit
-    sample, is rolled back)."""
+    """The partitions, by table, that the query's plans scanned."""
     explaining = Explaining(conn)
-    with conn.transaction(force_rollback=True):
-        query(cast(Conn, explaining), start, end)
+    query(cast(Conn, explaining), start, end)
     found: dict[str, set[str]] = {}
     for plan in explaining.plans:
         for table, names in touched(plan).items():
