@@ -179,8 +179,10 @@ def text_chars(conn: Conn, trace_ids: list[str]) -> int:
         """
         SELECT coalesce(sum(length(coalesce(t.input, '')) + length(coalesce(t.output, ''))
                + coalesce((SELECT sum(length(r.content)) FROM retrievals r
-                           WHERE r.trace_id = t.id), 0)), 0) AS chars
-        FROM traces t WHERE t.id = ANY(%s)
+                           WHERE r.trace_id = t.id AND r.part_time = t.part_time), 0)), 0)
+               AS chars
+        FROM trace_ids k JOIN traces t ON t.id = k.id AND t.part_time = k.part_time
+        WHERE k.id = ANY(%s)
         """,
         (trace_ids,),
     ).fetchone()
