@@ -91,7 +91,9 @@ def test_a_bad_window_is_refused(db_url, prefect_server) -> None:  # type: ignor
 
 
 def test_the_retention_flow_makes_partitions_ahead_and_drops_by_policy(
-    conn, db_url, prefect_server  # type: ignore[no-untyped-def]
+    conn,
+    db_url,
+    prefect_server,  # type: ignore[no-untyped-def]
 ) -> None:
     """A run with no policy only makes the next partitions; with one, a dry run lists what
     would go (the drops themselves: tests/store/test_retention.py, on a database of its own)."""
