@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.evaluate",
     "bench.evaluate_judge",
     "bench.backfill",
+    "bench.backfill_pool",
     "bench.detection",
     "bench.metrics_overhead",
     "bench.ui",

@@ -1,6 +1,6 @@
 """The data the metrics benchmark writes (bench.backfill's RAG traces, re-timed, with a
 ``tenant`` segment; 4 scores each), the switch for migration 0008's triggers, and the CPU
-time of a PostgreSQL backend."""
+time of a PostgreSQL backend (:mod:`bench._proc_cpu`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench._proc_cpu import process_cpu as backend_cpu
 from bench._scratch import Timing
 from vigil.db.types import Conn
 from vigil.models import Score, Trace
@@ -68,12 +68,6 @@ def marked(conn: Conn) -> tuple[int, int]:
     ).fetchone()
     assert row is not None
     return int(row["t"]), int(row["s"])
-
-
-def backend_cpu(pid: int) -> float:
-    """CPU seconds of a process to the nanosecond (``/proc/PID/schedstat``; ``stat``, which
-    psutil reads, counts 10 ms ticks: too coarse for a 0.3 s insert)."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 def measured(work: Callable[[], object], backend: int) -> Timing:

@@ -97,7 +97,10 @@ SEED = 20260301
 INSERT_CHUNK = 2500
 DATABASE = "vigil_bench_backfill"
 PREFECT_DATABASE = "vigil_bench_backfill_prefect"
-RESET_TABLES = "review_events, review_items, regressions, scores, eval_claims, eval_runs"
+RESET_TABLES = (
+    "review_labels, reviewed_examples, review_events, review_items, regressions, scores, "
+    "eval_claims, eval_runs, judge_budgets"
+)
 BLOCKS = int(os.environ.get("VIGIL_BENCH_BACKFILL_BLOCKS", "2"))
 PLAIN, PREFECT = "plain functions", "Prefect"
 LOG = logging.getLogger("bench.backfill")

@@ -15,7 +15,8 @@ the same work without the part measured:
    neighbour on a small machine disturbs far less.
 2. **receiver**: spans stored per second through the receiver's app under uvicorn with the
    default 2 workers, loaded by ``bench.ingest``'s senders (``VIGIL_BENCH_METRICS_SENDERS``
-   (4) processes, ``VIGIL_BENCH_METRICS_OTLP_TRACES`` (5,000) traces of 3 spans a run). With
+   (4) keep-alive connections, ``VIGIL_BENCH_METRICS_OTLP_TRACES`` (5,000) traces of 3 spans
+   a run, encoded before timing). With
    counting off, each worker's app comes from :func:`uncounted_app`, a bench-only factory
    that makes ``add_ingest_counts`` a no-op in that process: the tally still runs, the
    statement is gone. Counting off with the triggers disabled as well is the receiver

@@ -1,10 +1,15 @@
-"""Sender processes for the ingestion benchmark: realistic RAG traces through the real
-OpenTelemetry SDK (BatchSpanProcessor, batches of 512, OTLP/HTTP protobuf)."""
+"""The ingestion benchmarks' load: realistic RAG traces recorded with the real OpenTelemetry
+SDK and encoded once, before any timing, as the OTLP/HTTP protobuf bodies its exporter sends.
+
+A trace is a CHAIN root, a RETRIEVER with 4 chunks of 150 words and an LLM span. Spans go
+into bodies of 512 in the order they end, as ``BatchSpanProcessor`` batches them, so a
+trace may be split over two bodies. The SDK draws random ids: every trace is new.
+"""
 
 from __future__ import annotations
 
 import random
-import time
+from dataclasses import dataclass
 from typing import Any
 
 WORDS = (
@@ -13,31 +18,46 @@ WORDS = (
     "scan code pairing light amber reset settings cloud recordings export delete plan",
 )
 VOCABULARY = " ".join(WORDS).split()
+BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
+SPANS_PER_TRACE = 3
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """Request bodies (``ExportTraceServiceRequest``, serialized) and the spans they hold."""
+
+    bodies: list[bytes]
+    spans: int
 
 
 def chunk_text(rng: random.Random, words: int = 150) -> str:
     return " ".join(rng.choice(VOCABULARY) for _ in range(words)).capitalize() + "."
 
 
-def send_traces(url: str, headers: dict[str, str], traces: int, seed: int) -> dict[str, Any]:
-    """Send ``traces`` RAG traces (3 spans each); returns what was handed to the exporter."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+def rag_bodies(traces: int, seed: int, batch: int = BATCH) -> Bodies:
+    """``traces`` RAG traces (3 spans each) as OTLP/HTTP protobuf bodies of ``batch`` spans."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "bench-rag"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    record_rag_traces(provider.get_tracer("bench"), traces, seed)
+    provider.shutdown()
+    spans = memory.get_finished_spans()
+    bodies = [
+        encode_spans(spans[i : i + batch]).SerializeToString() for i in range(0, len(spans), batch)
+    ]
+    return Bodies(bodies, len(spans))
+
+
+def record_rag_traces(tracer: Any, traces: int, seed: int) -> None:
+    """Record ``traces`` RAG traces with ``tracer`` (an OpenTelemetry SDK tracer)."""
     rng = random.Random(seed)
     chunks = [chunk_text(rng) for _ in range(64)]
-    exporter = OTLPSpanExporter(endpoint=url, headers=headers, timeout=60)
-    provider = TracerProvider(resource=Resource.create({"service.name": "bench-rag"}))
-    # A queue as large as the run: the client never drops spans, so any loss is the server's.
-    processor = BatchSpanProcessor(
-        exporter, max_queue_size=max(traces * 3 + 1, 2048), max_export_batch_size=512,
-        schedule_delay_millis=200,
-    )  # fmt: skip
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("bench")
-    started = time.time()
     for i in range(traces):
         question = f"Question {seed}-{i}: how long is the warranty of product {i % 97}?"
         with tracer.start_as_current_span("rag", attributes={
@@ -57,6 +77,3 @@ def send_traces(url: str, headers: dict[str, str], traces: int, seed: int) -> di
                 "output.value": "The warranty lasts two years.",
             }):  # fmt: skip
                 pass
-    provider.force_flush(timeout_millis=600_000)
-    provider.shutdown()
-    return {"spans": traces * 3, "started": started, "finished": time.time()}

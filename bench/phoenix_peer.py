@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._ports import free_port
@@ -68,13 +68,22 @@ def _installed_version() -> str | None:
         return None
 
 
+def _no_database() -> float:
+    return 0.0
+
+
 @dataclass
 class Peer:
+    """A receiver under load: where to send, how to count what it stored, and its process
+    (``pid``, with its children). ``database_cpu`` gives the CPU seconds so far of a
+    database server of its own (0 when, as Phoenix's SQLite, the database runs inside)."""
+
     name: str
     traces_url: str
     headers: dict[str, str]
     count_spans: Callable[[], int]
     pid: int
+    database_cpu: Callable[[], float] = field(default=_no_database)
 
 
 def _clean_env() -> dict[str, str]:

@@ -42,8 +42,9 @@ def run_judge(settings: Settings, run_id: int | None, budget: Budget | None = No
         from flows.judge_sharing import SharedBudget, shared_gate
         from vigil.db import database_url
 
+        limited = (settings.judge_max_tokens_per_run, settings.judge_max_cost_usd_per_run)
         ledger = None
-        if budget is not None:
+        if budget is not None and limited != (None, None):  # no limit: nothing to share
             ledger = SharedBudget(database_url(settings, start=False), *budget)
         _RUN_JUDGES[key] = build_judge(settings, ledger=ledger, gate=shared_gate(settings))
         while len(_RUN_JUDGES) > 4:

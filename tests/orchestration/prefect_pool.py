@@ -1,9 +1,8 @@
-"""A Prefect server and process workers of its own, for the work-pool tests."""
+"""A Prefect server of its own, for the work-pool tests (workers: vigil.testing.workers)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -42,59 +41,3 @@ def prefect_server(home: Path, db_url: str, **extra: str) -> Iterator[dict[str, 
     finally:
         server.terminate()
         server.wait(30)
-
-
-def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``prefect worker start --pool vigil-process ARGS``, its output in ``log``."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "vigil-process",
-             *args], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """Stop a worker; a flow run it left behind is killed."""
-    started = process_tree(worker.pid)
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
-    _kill(started)
-
-
-def kill_tree(pid: int) -> list[int]:
-    """SIGKILL ``pid`` and every process under it at once (a worker and its flow runs, as
-    when its host dies). Returns the pids killed."""
-    return _kill(process_tree(pid))
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo += children.get(current, [])
-    return tree
-
-
-def _kill(pids: list[int]) -> list[int]:
-    killed = []
-    for each in pids:
-        try:
-            os.kill(each, signal.SIGKILL)
-            killed.append(each)
-        except ProcessLookupError:
-            continue
-    return killed

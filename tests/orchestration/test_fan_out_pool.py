@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import seed, vigil
-from tests.orchestration.prefect_pool import kill_tree, prefect_server, start_worker, stop_worker
+from tests.orchestration.prefect_pool import prefect_server
 from vigil.testing.fake_openai import FakeOpenAIServer
+from vigil.testing.workers import kill_tree, start_worker, stop_worker
 
 JUDGE_CONCURRENCY = 2  # a global limit per judge model, across every worker
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=9)
@@ -53,16 +54,18 @@ def pool_env(
 class Workers:
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.env, self.folder = env, folder
-        self.coordinator = start_worker(env, folder / "coordinator.log", "--work-queue",
-                                        "backfill", "--name", "coordinator")  # fmt: skip
-        self.days = {name: start_worker(env, folder / f"{name}.log", "--work-queue", "default",
-                                        "--limit", "1", "--name", name)
+        self.coordinator = start_worker(env, folder / "coordinator.log", "coordinator",
+                                        "--work-queue", "backfill")  # fmt: skip
+        self.days = {name: start_worker(env, folder / f"{name}.log", name, "--work-queue",
+                                        "default", "--limit", "1")
                      for name in ("day-a", "day-b")}  # fmt: skip
 
     def ran(self, name: str) -> set[str]:
-        """The flow run ids a day worker submitted, from its log."""
+        """The flow runs a day worker ran, from its log: a flow-run process it started
+        prints where the run is in the UI (a worker that lost the race to claim a run
+        logs only "submitting" and "Aborted submission")."""
         text = (self.folder / f"{name}.log").read_text(errors="replace")
-        return set(re.findall(r"submitting flow run '([0-9a-f-]{36})'", text))
+        return set(re.findall(r"/runs/flow-run/([0-9a-f-]{36})", text))
 
     def stop(self) -> None:
         for worker in [self.coordinator, *self.days.values()]:
@@ -179,3 +182,50 @@ def test_a_worker_killed_mid_day_leaves_the_backfill_complete_with_each_score_on
     retried = next(r for r in completed if r["window_start"] == crashed[0]["window_start"])
     assert str(retried["flow_run_id"]) in workers.ran(survivor)  # finished on the other worker
     _scored_once(conn, ("judge_groundedness",), 32)
+
+
+def test_judge_slots_hold_a_limit_across_clients_and_name_a_missing_one(
+    pool_env: dict[str, str],
+) -> None:
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.judge_sharing import JudgeSlots
+    from vigil.errors import VigilError
+
+    with temporary_settings({PREFECT_API_URL: pool_env["PREFECT_API_URL"]}):
+        with get_client(sync_client=True) as admin:
+            admin.upsert_global_concurrency_limit_by_name("vigil-test-slots", 1)
+        inside, most, lock = 0, 0, threading.Lock()
+
+        def one(slots: JudgeSlots) -> None:
+            nonlocal inside, most
+            with slots.request():
+                with lock:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.05)
+                with lock:
+                    inside -= 1
+
+        clients = [get_client(sync_client=True) for _ in range(2)]
+        for client in clients:
+            client.__enter__()
+        try:
+            holders = [JudgeSlots(c, "vigil-test-slots", None) for c in clients]
+            threads = [threading.Thread(target=lambda h=h: [one(h) for _ in range(5)])
+                       for h in holders for _ in range(2)]  # fmt: skip
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            assert most == 1  # four threads on two clients, one slot
+            missing = JudgeSlots(clients[0], "vigil-test-missing", None)
+            with (
+                pytest.raises(VigilError, match="no limit 'vigil-test-missing'"),
+                missing.request(),
+            ):
+                pass
+        finally:
+            for client in clients:
+                client.__exit__(None, None, None)

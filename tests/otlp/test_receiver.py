@@ -140,6 +140,22 @@ def test_invalid_spans_are_rejected_with_partial_success(conn, receiver) -> None
     assert counts(conn) == (1, 1, 0)
 
 
+def test_document_indexes_that_are_no_rank_stay_plain_attributes(conn, receiver) -> None:  # type: ignore[no-untyped-def]
+    trace_id, root, _, _ = new_ids()
+    odd = {
+        "retrieval.documents.\u00b2.document.content": "superscript two",
+        "retrieval.documents.99999999999.document.content": "past the integer rank",
+    }
+    body = request([span_spec(trace_id, root, name="retrieve", attrs={
+        "openinference.span.kind": "RETRIEVER", **odd,
+        "retrieval.documents.1.document.content": "a chunk"})]).SerializeToString()  # fmt: skip
+    assert post(receiver, body).status_code == 200
+    chunks = conn.execute("SELECT rank, content FROM retrievals").fetchall()
+    assert [(c["rank"], c["content"]) for c in chunks] == [(1, "a chunk")]
+    attributes = conn.execute("SELECT attributes FROM spans").fetchone()["attributes"]
+    assert {k: attributes.get(k) for k in odd} == odd
+
+
 def test_unknown_attributes_are_kept_and_bad_text_is_marked(conn, make_receiver) -> None:  # type: ignore[no-untyped-def]
     receiver = make_receiver(max_value_chars=100)
     trace_id, root, _, _ = new_ids()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from vigil.models import MappedSpan, Retrieval, Trace
@@ -49,13 +50,22 @@ def by_trace(spans: Iterable[MappedSpan]) -> dict[str, list[MappedSpan]]:
     return groups
 
 
+def first_of_each(spans: Iterable[MappedSpan]) -> list[MappedSpan]:
+    """The spans without repeats: a span (trace and span id) sent twice in one batch counts
+    once, as sent first, as it would had the copies come in two batches."""
+    seen: dict[tuple[str, str], MappedSpan] = {}
+    for s in spans:
+        seen.setdefault((s.trace_id, s.span_id), s)
+    return list(seen.values())
+
+
 def retrievals_of(spans: Iterable[MappedSpan]) -> list[Retrieval]:
     """The chunks the spans retrieved, by span id then rank (the order the store reads them)."""
     return [
         Retrieval(span_id=s.span_id, rank=r["rank"], document_id=r.get("document_id"),
                   content=r.get("content", ""), score=r.get("score"))
-        for s in sorted(spans, key=lambda s: s.span_id)
-        for r in sorted(s.retrievals, key=lambda r: r["rank"])
+        for s in sorted(spans, key=attrgetter("span_id"))
+        for r in sorted(s.retrievals, key=itemgetter("rank"))
     ]  # fmt: skip
 
 
@@ -66,7 +76,14 @@ def assemble_new(trace_id: str, app: str, spans: Sequence[MappedSpan]) -> Trace:
 
 def root_of(spans: Sequence[SpanFacts]) -> SpanFacts | None:
     """The root span: the earliest span without a parent (None until the root arrives)."""
-    return next((s for s in _ordered(spans) if s.parent_span_id is None), None)
+    return _root(_ordered(spans))
+
+
+def _root(ordered: Sequence[SpanFacts]) -> SpanFacts | None:
+    for s in ordered:
+        if s.parent_span_id is None:
+            return s
+    return None
 
 
 def orphans_of(spans: Iterable[SpanFacts]) -> list[str]:
@@ -97,14 +114,14 @@ def assemble(
     if not spans:
         raise ValueError(f"trace {trace_id}: no spans to assemble")
     spans = _ordered(spans)
-    root = root_of(spans)
+    root = _root(spans)
     llms = [s for s in spans if s.kind == "llm"]
     top = [root] if root else []
     start = spans[0].start_time
     end = _end(spans, root)
     kept = dict(attributes or {})
     facts = {
-        **with_identity(kept.get("vigil", {}), spans),
+        **_with_identity(kept.get("vigil", {}), spans, root),
         "spans": len(spans),
         "root_span": root.span_id if root else None,
         "root_ended": bool(root and root.end_time),
@@ -119,7 +136,7 @@ def assemble(
         output=_first("output", [*top, *llms[::-1], *spans]),  # the last LLM call answers
         model=_first("model", [*llms[::-1], *spans]),
         prompt_version=_first("prompt_version", [*top, *llms, *spans]),
-        segment=segment_of(spans),
+        segment=_segment(spans, root),
         tokens_in=_total("tokens_in", llms),
         tokens_out=_total("tokens_out", llms),
         cost_usd=_total("cost_usd", llms),
@@ -144,7 +161,10 @@ def _end(spans: Sequence[SpanFacts], root: SpanFacts | None) -> datetime | None:
 
 def _first(key: str, order: Iterable[SpanFacts]) -> Any:
     """The value of ``key`` in the first span of ``order`` that mapped it."""
-    return next((s.mapped[key] for s in order if key in s.mapped), None)
+    for s in order:
+        if key in s.mapped:
+            return s.mapped[key]
+    return None
 
 
 def _total(key: str, llms: Sequence[SpanFacts]) -> Any:
@@ -165,7 +185,10 @@ def segment_of(spans: Sequence[SpanFacts]) -> dict[str, str]:
     derived keys, as they do within a span.
     """
     ordered = _ordered(spans)
-    root = root_of(ordered)
+    return _segment(ordered, _root(ordered))
+
+
+def _segment(ordered: Sequence[SpanFacts], root: SpanFacts | None) -> dict[str, str]:
     derived: dict[str, str] = {}
     for s in [*(s for s in ordered if s is not root), *([root] if root else [])]:
         derived.update(s.mapped.get("derived_segment", {}))
@@ -178,11 +201,21 @@ def segment_of(spans: Sequence[SpanFacts]) -> dict[str, str]:
 def identity_of(spans: Sequence[SpanFacts]) -> dict[str, str]:
     """Session and user ids of the trace: the root's, else the earliest span's."""
     ordered = _ordered(spans)
-    top = [root] if (root := root_of(ordered)) else []
+    return _identity(ordered, _root(ordered))
+
+
+def _identity(ordered: Sequence[SpanFacts], root: SpanFacts | None) -> dict[str, str]:
+    top = [root] if root else []
     found = {key: _first(key, [*top, *ordered]) for key in IDENTITIES}
     return {key: value for key, value in found.items() if value is not None}
 
 
 def with_identity(facts: Mapping[str, Any], spans: Sequence[SpanFacts]) -> dict[str, Any]:
     """Trace facts (``attributes["vigil"]``) with the spans' session and user ids."""
-    return {**{k: v for k, v in facts.items() if k not in IDENTITIES}, **identity_of(spans)}
+    ordered = _ordered(spans)
+    return _with_identity(facts, ordered, _root(ordered))
+
+
+def _with_identity(facts: Mapping[str, Any], ordered: Sequence[SpanFacts],
+                   root: SpanFacts | None) -> dict[str, Any]:  # fmt: skip
+    return {**{k: v for k, v in facts.items() if k not in IDENTITIES}, **_identity(ordered, root)}

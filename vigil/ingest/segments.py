@@ -70,6 +70,8 @@ class SpanSegment:
 
 def render(value: Any) -> str | None:
     """A scalar as a segment value: ``3``, ``0.7``, ``true``; None for anything else."""
+    if value is None:  # most lookups: the attribute is not there
+        return None
     if isinstance(value, bool):
         out = "true" if value else "false"
     elif isinstance(value, int):
@@ -95,7 +97,8 @@ def span_segment(
     """The segment of one span, from its attributes, its resource and the app's promoted
     keys. Malformed values (bad JSON, nested objects) are skipped, never an error."""
     derived = _conventions(attributes, resource)
-    derived.update(_metadata(attributes.get("metadata")))
+    if (metadata := attributes.get("metadata")) is not None:
+        derived.update(_metadata(metadata))
     for key in promoted:
         value = render(attributes[key] if key in attributes else resource.get(key))
         if value is not None:
@@ -123,11 +126,15 @@ def mapped_fields(
 def _conventions(attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, names in RESOURCE_KEYS.items():
-        value = next((v for n in names if (v := render(resource.get(n))) is not None), None)
-        if value is not None:
-            out[key] = value
-    params = _json_object(attributes.get("llm.invocation_parameters"))
+        for name in names:
+            if (value := render(resource.get(name))) is not None:
+                out[key] = value
+                break
+    invocation = attributes.get("llm.invocation_parameters")
+    params = _json_object(invocation) if invocation is not None else {}
     for name, aliases in INVOCATION_PARAMS.items():
+        if not params and GENAI_PARAMS[name] not in attributes:
+            continue
         genai = render(_number(attributes.get(GENAI_PARAMS[name])))
         value = genai or next(
             (v for a in aliases if (v := render(_number(params.get(a)))) is not None), None
@@ -136,7 +143,8 @@ def _conventions(attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> 
             out[f"param.{name}"] = value
     if (version := render(attributes.get("llm.prompt_template.version"))) is not None:
         out["prompt_template.version"] = version
-    out.update(_tags(attributes.get("tag.tags")))
+    if (tags := attributes.get("tag.tags")) is not None:
+        out.update(_tags(tags))
     return out
 
 
@@ -163,9 +171,9 @@ def _metadata(value: Any) -> dict[str, str]:
 def _explicit(attributes: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in attributes.items():
-        name = key.removeprefix("vigil.segment.")
-        if name == key or not name:
+        if not key.startswith("vigil.segment.") or key == "vigil.segment.":
             continue
+        name = key[len("vigil.segment.") :]
         text = render(value)
         if text is None and value is not None:  # a list or object, set on purpose: keep it
             text = _clip(json.dumps(value, default=str, separators=(",", ":")))

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigil.db.types import Conn
-from vigil.ingest.assembly import SpanFacts, assemble, assemble_new, by_trace, is_complete
+from vigil.ingest.assembly import (
+    SpanFacts,
+    assemble,
+    assemble_new,
+    by_trace,
+    first_of_each,
+    is_complete,
+)
 from vigil.models import MappedSpan, Trace
 from vigil.store import partitions
 from vigil.store import spans as span_store
@@ -42,7 +49,7 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
     span of a stored trace goes to that trace's partition, whatever its time)."""
     if not spans:
         return SpanWrite(0, 0, [], [])
-    groups = by_trace(spans)
+    groups = by_trace(first_of_each(spans))
     # Partitions first, before any row lock: a new trace's part_time is its first span's start.
     starts = {t: min(s.start_time for s in group) for t, group in groups.items()}
     refused = partitions.ensure(conn, starts.values())
@@ -63,19 +70,24 @@ def store_spans(conn: Conn, app: str, spans: list[MappedSpan], enrich: Enricher)
         for s, r in zip(spans, reasons, strict=True)
         if r
     ]
-    mine = [s for s, r in zip(spans, reasons, strict=True) if not r]
+    mine = sum(1 for r in reasons if not r)  # re-sent copies too
     if not mine:
         return SpanWrite(0, 0, rejected, [], [r for r in reasons if r])
     parts = {t: owner.part_time for t, owner in owners.items()}
-    stored = span_store.insert_spans(conn, mine, parts)
-    span_store.insert_span_retrievals(conn, mine, parts)
-    touched = sorted({s.trace_id for s in mine})
-    stale = [t for t in touched if t not in created]
+    ours = sorted(t for t in groups if t in owners and owners[t].app == app)
+    # A trace created now has no stored span: its spans are copied in. Spans of traces
+    # stored before may have been sent before: those are inserted unless present.
+    new = [s for t in sorted(created) for s in groups[t]]
+    known = [s for t in ours if t not in created for s in groups[t]]
+    span_store.copy_new_spans(conn, new, parts)
+    stored = len(new) + span_store.insert_spans(conn, known, parts)
+    span_store.insert_span_retrievals(conn, known, parts)
+    stale = [t for t in ours if t not in created]
     again = [enrich(t) for t in reassembled(conn, stale, [parts[t] for t in stale])]
     trace_store.update_trace_rows(
         conn, again, [is_complete(t) for t in again], [parts[t.id] for t in again]
     )
-    return SpanWrite(stored, len(mine) - stored, rejected, touched, [r for r in reasons if r])
+    return SpanWrite(stored, mine - stored, rejected, ours, [r for r in reasons if r])
 
 
 _REASONS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 TextFilter = Callable[[str], str]  # what every ingestion path applies to stored text
 
@@ -54,4 +55,4 @@ def text_filter(max_chars: int, redact_pii: bool) -> TextFilter:
     """The filter every ingestion path applies to stored text, from the settings."""
     if redact_pii:
         return lambda text: clean(redact(text), max_chars)
-    return lambda text: clean(text, max_chars)
+    return partial(clean, max_chars=max_chars)  # called for every stored string: no wrapper

@@ -44,7 +44,17 @@ def any_value(value: Any, safe: TextFilter, depth: int = 0) -> Any:
 
 
 def key_values(pairs: Iterable[Any], safe: TextFilter, depth: int = 0) -> dict[str, Any]:
-    return {_key(kv.key, safe): any_value(kv.value, safe, depth) for kv in pairs}
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        value = kv.value
+        if value.WhichOneof("value") == "string_value":  # most values: without the calls
+            raw = value.string_value
+            out[_key(kv.key, safe)] = safe(
+                raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            )
+        else:
+            out[_key(kv.key, safe)] = any_value(value, safe, depth)
+    return out
 
 
 def indexed(attrs: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
@@ -55,6 +65,6 @@ def indexed(attrs: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
         if not key.startswith(head):
             continue
         index, _, rest = key[len(head) :].partition(".")
-        if index.isdigit() and rest:
+        if index.isdecimal() and rest:
             out.setdefault(int(index), {})[rest] = value
     return dict(sorted(out.items()))

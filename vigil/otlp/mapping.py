@@ -80,10 +80,8 @@ def _map_span(
     mapped = _fields(attrs, events)
     mapped.update(mapped_fields(attrs, resource, promoted))
     mapped["service"] = resource.get("service.name")
-    documents = indexed(attrs, "retrieval.documents")
+    stored, documents = _split_documents(attrs)
     status = "error" if span.status.code == 2 else "ok"  # STATUS_CODE_ERROR
-    # Chunk texts are stored once, in the retrievals table, not again in the attributes.
-    stored = {k: v for k, v in attrs.items() if not _is_document_content(k)}
     stored["otel.resource"] = resource
     if events:
         stored["otel.events"] = events
@@ -102,8 +100,26 @@ def _map_span(
     )
 
 
-def _is_document_content(key: str) -> bool:
-    return key.startswith("retrieval.documents.") and key.endswith(".document.content")
+_DOCUMENTS = "retrieval.documents."
+_MAX_RANK_DIGITS = 9  # a chunk's rank is an integer column: below 2**31
+
+
+def _split_documents(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """The attributes to store, and the retrieved documents (as :func:`indexed` reads
+    ``retrieval.documents``), in one pass. Chunk texts are stored once, in the retrievals
+    table, not again in the attributes. An index too large to be a rank is no document: its
+    keys stay plain attributes."""
+    stored: dict[str, Any] = {}
+    documents: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        if key.startswith(_DOCUMENTS):
+            index, _, rest = key[len(_DOCUMENTS) :].partition(".")
+            if index.isdecimal() and rest and len(index.lstrip("0")) <= _MAX_RANK_DIGITS:
+                documents.setdefault(int(index), {})[rest] = value
+                if key.endswith(".document.content"):
+                    continue
+        stored[key] = value
+    return stored, dict(sorted(documents.items()))
 
 
 def _kind(attrs: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ from vigil.db.pool import UNAVAILABLE, connection_pool
 from vigil.ingest.enrich import PriceBook, enrich
 from vigil.ingest.spans import SpanWrite, store_spans
 from vigil.ingest.text import text_filter
+from vigil.ingest.tokens import load_tokenizer
 from vigil.otlp.counting import IngestTally, answered_counts
 from vigil.otlp.decode import JSON, PROTOBUF, DecodeFailure, decode_request, encode_response
 from vigil.otlp.decode import media_type as parse_media_type
@@ -162,7 +163,7 @@ class Receiver:
             message = f"unsupported Content-Encoding {encoding!r}: use gzip or none"
             raise Refusal(415, "unsupported_media", message)
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
+        if declared and declared.isdecimal() and int(declared) > self.max_body:
             raise self._too_large()
         return encoding == "gzip"
 
@@ -297,6 +298,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         receiver.pool.open(wait=True, timeout=30)
+        await anyio.to_thread.run_sync(load_tokenizer)  # for traces that report no tokens
         try:
             yield
         finally:

@@ -3,7 +3,9 @@
 Spans and their chunks are inserted idempotently (keyed on trace and span ids, then rank,
 and the trace's ``part_time``, which places them in its partition); the traces they belong
 to are locked (their ``trace_ids`` rows) while a batch is written and read back to be
-re-assembled. Rows are written with array parameters (one statement a table), not row by row.
+re-assembled. Spans of a trace that the same transaction created cannot be stored yet, so
+they go in with ``COPY`` (binary), the cheapest write PostgreSQL has; the others with array
+parameters and ``ON CONFLICT DO NOTHING`` (one statement a table), never row by row.
 Trace rows themselves are written by :mod:`vigil.store.traces`.
 """
 
@@ -40,52 +42,77 @@ def lock_trace_owners(conn: Conn, ids: list[str]) -> dict[str, Owner]:
     return {r["id"]: Owner(r["app"], r["part_time"]) for r in rows}
 
 
-def insert_spans(conn: Conn, spans: list[MappedSpan], parts: dict[str, datetime]) -> int:
-    """Insert spans not stored yet, each into its trace's partition (``parts``: trace id to
-    ``part_time``); returns how many were new (the rest are re-sent)."""
-    if not spans:
-        return 0
-    cur = conn.execute(
-        """
-        INSERT INTO spans (trace_id, span_id, parent_span_id, kind, name, start_time, end_time,
-                           attributes, status, mapped, part_time)
-        SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                             %b::timestamptz[], %b::timestamptz[], %b::jsonb[], %b::text[],
-                             %b::jsonb[], %b::timestamptz[])
-        ON CONFLICT (trace_id, span_id, part_time) DO NOTHING
-        """,
-        (
-            [s.trace_id for s in spans], [s.span_id for s in spans],
-            [s.parent_span_id for s in spans], [s.kind for s in spans],
-            [s.name for s in spans], [s.start_time for s in spans],
-            [s.end_time for s in spans], [Jsonb(s.attributes) for s in spans],
-            [s.status for s in spans], [Jsonb(s.mapped) for s in spans],
-            [parts[s.trace_id] for s in spans],
-        ),
-    )  # fmt: skip
-    return max(cur.rowcount, 0)
+# Each row ends with its trace's part_time: the partition it goes to, and part of its key.
+_SPAN_COLUMNS = ("trace_id", "span_id", "parent_span_id", "kind", "name", "start_time",
+                 "end_time", "attributes", "status", "mapped", "part_time")  # fmt: skip
+_SPAN_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "jsonb",
+               "text", "jsonb", "timestamptz")  # fmt: skip
+_CHUNK_COLUMNS = ("trace_id", "span_id", "rank", "document_id", "content", "score", "part_time")
+_CHUNK_TYPES = ("text", "text", "int4", "text", "text", "float8", "timestamptz")
+Parts = dict[str, datetime]  # trace id -> part_time
 
 
-def insert_span_retrievals(conn: Conn, spans: list[MappedSpan], parts: dict[str, datetime]) -> None:
+def _span_rows(spans: list[MappedSpan], parts: Parts) -> list[tuple[object, ...]]:
+    return [
+        (s.trace_id, s.span_id, s.parent_span_id, s.kind, s.name, s.start_time, s.end_time,
+         Jsonb(s.attributes), s.status, Jsonb(s.mapped), parts[s.trace_id])
+        for s in spans
+    ]  # fmt: skip
+
+
+def _chunk_rows(spans: list[MappedSpan], parts: Parts) -> list[tuple[object, ...]]:
+    return [
+        (s.trace_id, s.span_id, r["rank"], r.get("document_id"), r.get("content", ""),
+         r.get("score"), parts[s.trace_id])
+        for s in spans
+        for r in s.retrievals
+    ]  # fmt: skip
+
+
+def copy_new_spans(conn: Conn, spans: list[MappedSpan], parts: Parts) -> None:
+    """Write spans, and the chunks they retrieved, of traces created in this transaction
+    (``parts``: their part_time): nothing of theirs can be stored yet, so there is no
+    conflict to skip. Each (trace, span) must appear once in ``spans``."""
+    with conn.cursor() as cur:
+        for table, columns, types, rows in (
+            ("spans", _SPAN_COLUMNS, _SPAN_TYPES, _span_rows(spans, parts)),
+            ("retrievals", _CHUNK_COLUMNS, _CHUNK_TYPES, _chunk_rows(spans, parts)),
+        ):
+            if not rows:
+                continue
+            names = ", ".join(columns)
+            with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+
+
+def insert_spans(conn: Conn, spans: list[MappedSpan], parts: Parts) -> int:
+    """Insert spans not stored yet, each into its trace's partition (``parts``); returns how
+    many were new (the rest are re-sent)."""
+    return _insert_new(conn, "spans", _SPAN_COLUMNS, _SPAN_TYPES, 2, _span_rows(spans, parts))
+
+
+def insert_span_retrievals(conn: Conn, spans: list[MappedSpan], parts: Parts) -> None:
     """Insert the chunks the spans retrieved, in their trace's partition; chunks already
     stored are left as they are."""
-    rows = [(s, r) for s in spans for r in s.retrievals]
+    rows = _chunk_rows(spans, parts)
+    _insert_new(conn, "retrievals", _CHUNK_COLUMNS, _CHUNK_TYPES, 3, rows)
+
+
+def _insert_new(conn: Conn, table: str, columns: tuple[str, ...], types: tuple[str, ...],
+                key: int, rows: list[tuple[object, ...]]) -> int:  # fmt: skip
+    """Insert ``rows`` (one array a column: one statement) unless their key, the first
+    ``key`` columns and the part_time, is stored; returns how many were inserted."""
     if not rows:
-        return
-    conn.execute(
-        """
-        INSERT INTO retrievals (trace_id, span_id, rank, document_id, content, score, part_time)
-        SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::text[],
-                             %b::float8[], %b::timestamptz[])
-        ON CONFLICT (trace_id, span_id, rank, part_time) DO NOTHING
-        """,
-        (
-            [s.trace_id for s, _ in rows], [s.span_id for s, _ in rows],
-            [r["rank"] for _, r in rows], [r.get("document_id") for _, r in rows],
-            [r.get("content", "") for _, r in rows], [r.get("score") for _, r in rows],
-            [parts[s.trace_id] for s, _ in rows],
-        ),
-    )  # fmt: skip
+        return 0
+    arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+    cur = conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join((*columns[:key], 'part_time'))}) DO NOTHING",
+        [list(column) for column in zip(*rows, strict=True)],
+    )
+    return max(cur.rowcount, 0)
 
 
 def assembly_spans(
