@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.detection",
     "bench.metrics_overhead",
     "bench.ui",
+    "bench.partitions",
 ]
 
 

@@ -42,7 +42,7 @@ def make_traces(n: int, seed: int = 0) -> list[Trace]:
 def make_scores(traces: list[Trace], seed: int = 0) -> list[ScoreRow]:
     rng = random.Random(seed)
     return [
-        ScoreRow(t.id, t.app, t.start_time, name, "1", Score(status="scored", value=rng.random()))
+        ScoreRow(t.id, name, "1", Score(status="scored", value=rng.random()))
         for t in traces
         for name in EVALUATORS
     ]
@@ -56,7 +56,7 @@ def set_triggers(conn: Conn, enabled: bool) -> None:
 
 
 def empty(conn: Conn) -> None:
-    conn.execute("TRUNCATE traces, ingest_counts CASCADE")
+    conn.execute("TRUNCATE trace_ids, traces, spans, retrievals, scores, ingest_counts CASCADE")
     conn.execute("CHECKPOINT")
 
 

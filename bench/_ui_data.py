@@ -1,5 +1,6 @@
-"""The data ``bench.ui`` times its queries on: traces, scores, regressions and review items
-over 30 days, written with ``COPY`` (psycopg's copy) from rows generated here."""
+"""The data ``bench.ui`` and ``bench.partitions`` read: traces, scores, regressions and
+review items over 30 days (or more), written with ``COPY`` (psycopg's copy) from rows
+generated here, into the weekly partitions (each trace's ``part_time`` is its start)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from vigil.db.types import Conn
+from vigil.store import partitions
 
 APPS = (("support-bot", 0.4), ("search-bot", 0.3), ("sales-bot", 0.2), ("docs-bot", 0.1))
 EVALUATORS = ("groundedness", "context_relevance", "answer_relevance", "faithfulness")
@@ -18,7 +20,7 @@ TENANTS = 25
 CHUNK = 20_000  # rows a COPY write
 TRACE_COLUMNS = (
     "id, app, start_time, end_time, latency_ms, model, prompt_version, segment, tokens_in,"
-    " tokens_out, cost_usd, status"
+    " tokens_out, cost_usd, status, part_time"
 )
 SCORE_COLUMNS = "trace_id, app, trace_start, evaluator, evaluator_version, value, measure, status"
 
@@ -36,8 +38,8 @@ def _prompt(app: int, day: float) -> str:
     return "v3" if shifted >= 19 else "v2" if shifted >= 8 else "v1"
 
 
-def _rows(n: int, start: datetime, days: int, seed: int) -> Iterator[tuple[str, str]]:
-    """Tab-separated COPY lines: one trace, then its five scores."""
+def _rows(n: int, start: datetime, days: int, seed: int) -> Iterator[tuple[str, str, str]]:
+    """Tab-separated COPY lines: one trace, its trace_ids row, then its five scores."""
     rng = random.Random(seed)
     weights = [w for _, w in APPS]
     span = days * 86400.0
@@ -57,7 +59,8 @@ def _rows(n: int, start: datetime, days: int, seed: int) -> Iterator[tuple[str, 
         end = (when + timedelta(milliseconds=latency)).isoformat()
         trace = (
             f"{trace_id}\t{name}\t{stamp}\t{end}\t{latency:.1f}\t{_model(app, day)}\t"
-            f"{_prompt(app, day)}\t{segment}\t{tokens_in}\t{tokens_out}\t{cost:.7f}\t{status}\n"
+            f"{_prompt(app, day)}\t{segment}\t{tokens_in}\t{tokens_out}\t{cost:.7f}\t{status}\t"
+            f"{stamp}\n"
         )
         base = 0.8 - (0.15 if _prompt(app, day) == "v3" and app == 0 else 0.0)
         scores = []
@@ -73,7 +76,7 @@ def _rows(n: int, start: datetime, days: int, seed: int) -> Iterator[tuple[str, 
                     f"{trace_id}\t{name}\t{stamp}\t{evaluator}\t1\t{value:.4f}\t\\N\tscored\n"
                 )
         scores.append(f"{trace_id}\t{name}\t{stamp}\tcost\t1\t\\N\t{cost:.7f}\tscored\n")
-        yield trace, "".join(scores)
+        yield trace, f"{trace_id}\t{stamp}\t{name}\n", "".join(scores)
 
 
 def fill(conn: Conn, n: int, start: datetime, days: int = 30, seed: int = 0) -> None:
@@ -81,16 +84,22 @@ def fill(conn: Conn, n: int, start: datetime, days: int = 30, seed: int = 0) -> 
     [0, 1] value, ``cost`` with a measure), in one transaction: a COPY of the traces, then
     one of the scores (kept in memory meanwhile: about 400 bytes a trace)."""
     traces: list[str] = []
+    ids: list[str] = []
     scores: list[str] = []
+    partitions.ensure(conn, [start + timedelta(days=d) for d in range(days + 1)])
     with conn.transaction(), conn.cursor() as cur:
         with cur.copy(f"COPY traces ({TRACE_COLUMNS}) FROM STDIN") as copy:
-            for trace, score in _rows(n, start, days, seed):
+            for trace, trace_id, score in _rows(n, start, days, seed):
                 traces.append(trace)
+                ids.append(trace_id)
                 scores.append(score)
                 if len(traces) == CHUNK:
                     copy.write("".join(traces))
                     traces.clear()
             copy.write("".join(traces))
+        with cur.copy("COPY trace_ids (id, part_time, app) FROM STDIN") as copy:
+            for i in range(0, len(ids), CHUNK):
+                copy.write("".join(ids[i : i + CHUNK]))
         with cur.copy(f"COPY scores ({SCORE_COLUMNS}) FROM STDIN") as copy:
             for i in range(0, len(scores), CHUNK):
                 copy.write("".join(scores[i : i + CHUNK]))

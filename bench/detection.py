@@ -97,7 +97,7 @@ SAMPLE_RATE = 1.0
 DATABASE = "vigil_bench_detection"
 COLLECTION = "vigil-bench-detection-docs"
 RESET = (
-    "TRUNCATE traces, spans, retrievals, scores, eval_claims, eval_runs, regressions,"
+    "TRUNCATE trace_ids, traces, spans, retrievals, scores, eval_claims, eval_runs, regressions,"
     " review_items, review_events, sampling_policies RESTART IDENTITY CASCADE"
 )
 LOG = logging.getLogger("bench.detection")

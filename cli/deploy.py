@@ -50,7 +50,9 @@ def deploy(no_deployments: bool, home: str | None, db_url: str | None) -> None:
                 f"`prefect deploy --all` failed in {ROOT}:\n{done.stdout[-2000:]}"
                 f"{done.stderr[-2000:]}"
             )
-        click.echo("deployments: evaluate-window, backfill, detect, canary -> pool " + POOL)
+        click.echo(
+            "deployments: evaluate-window, backfill, detect, canary, retention -> pool " + POOL
+        )
     for line in configure_prefect(settings):
         click.echo(line)
 

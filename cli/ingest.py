@@ -44,10 +44,18 @@ def ingest(files: tuple[Path, ...], home: str | None, db_url: str | None) -> Non
                 click.secho(f"{path}: {error}", fg="yellow", err=True)
             if len(report.errors) > MAX_ERRORS_SHOWN:
                 click.echo(f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more", err=True)
+            if report.refused:
+                click.secho(
+                    f"{path}: {len(report.refused)} traces refused (e.g. {report.refused[0]}):"
+                    " they start before the traces' retention or more than a day ahead. See"
+                    " `vigil retention show`, or fix the start times.",
+                    fg="yellow",
+                    err=True,
+                )
             click.echo(
                 f"{path}: stored {report.stored} traces, {report.already_present} already "
                 f"present, {len(report.errors)} bad lines skipped"
             )
-            bad += len(report.errors)
+            bad += len(report.errors) + len(report.refused)
     if bad:
         raise SystemExit(1)

@@ -22,6 +22,7 @@ from cli import (
     otlp,
     platform,
     regressions,
+    retention,
     runs,
     sampling,
     segments,
@@ -76,6 +77,7 @@ cli.add_command(metrics.metrics)
 cli.add_command(users.users)
 cli.add_command(datasets.datasets)
 cli.add_command(gate.gate)
+cli.add_command(retention.retention_cmd)
 
 
 def main() -> None:

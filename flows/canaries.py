@@ -45,7 +45,7 @@ def compare_live(
     """Every metric both segments have enough traces of in [start, end), with a verdict.
     A segment no trace has, or too few traces on a side, is a clear error."""
     rows = det_store.window_traces(conn, app, (start, end), (start, start), policy.max_traces)
-    scores = det_store.window_scores(conn, [r["id"] for r in rows])
+    scores = det_store.window_scores(conn, [r["id"] for r in rows], start)
     aw = app_window(app, rows, scores, NO_FOLD)
     for side, seg in (("--segment", canary), ("--against", control)):
         for key, value in seg.items():

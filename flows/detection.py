@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -76,13 +77,14 @@ def detect(
     windows, drifts = [], {}
     for name in apps:
         traces = det_store.window_traces(conn, name, window, baseline, policy.max_traces)
-        scores = det_store.window_scores(conn, [t["id"] for t in traces])
+        since = min(window[0], baseline[0])
+        scores = det_store.window_scores(conn, [t["id"] for t in traces], since)
         aw = app_window(name, traces, scores, policy.limits.max_segment_values)
         for p in det_store.incident_periods(conn, name, baseline):
             key = (p["metric"], p["evaluator"], p["evaluator_version"])
             aw.incidents.setdefault(key, []).append((p["first_seen"], p["last_seen"]))
         if embed is not None and policy.drift_sample:
-            drifts[name] = _drift(conn, aw, policy.drift_sample, embed)
+            drifts[name] = _drift(conn, aw, policy.drift_sample, embed, since)
         windows.append(aw)
     found = []
     for finding in run_detector(windows, policy.limits, policy.review_limit):
@@ -108,14 +110,14 @@ def detect(
     return found
 
 
-def _drift(conn: Conn, aw: AppWindow, sample: int, embed: Embed) -> Drift | None:
+def _drift(conn: Conn, aw: AppWindow, sample: int, embed: Embed, since: datetime) -> Drift | None:
     """Embed a hash sample of each side's questions (the store returns each side in hash
     order) and add their similarity to the baseline's as a column."""
     picked = [
         i for side in (False, True)
         for i in np.flatnonzero(aw.in_window == side)[:sample]
     ]  # fmt: skip
-    texts = det_store.trace_inputs(conn, [str(aw.trace_ids[i]) for i in picked])
+    texts = det_store.trace_inputs(conn, [str(aw.trace_ids[i]) for i in picked], since)
     picked = [i for i in picked if str(aw.trace_ids[i]) in texts]
     if not picked:
         return None

@@ -30,7 +30,7 @@ from vigil.embeddings import load_embeddings
 from vigil.ingest import spans as ingest_spans
 from vigil.sampling import SamplingPolicy
 from vigil.settings import Settings, load_settings
-from vigil.store import runs, sampling
+from vigil.store import partitions, runs, sampling
 
 
 def _conn() -> Conn:
@@ -153,6 +153,7 @@ def run_window(
     plain functions to time the same work without Prefect."""
     settings = load_settings()
     with _conn() as conn:
+        partitions.ensure_ahead(conn, datetime.now(UTC))  # the receivers seldom need to
         ingest_spans.complete_quiet_traces(conn, settings.trace_grace_s)
         apps = sampling.window_apps(conn, *window, app)
         run_id = runs.start_run(

@@ -91,7 +91,7 @@ def evaluate_batch(
         if not batch:
             continue
         for trace, score in zip(batch, ev.evaluate(batch), strict=True):
-            row = ScoreRow(trace.id, trace.app, trace.start_time, ev.name, ev.version, score)
+            row = ScoreRow(trace.id, ev.name, ev.version, score)
             if report is not None:
                 report(row)
             if score.not_attempted:

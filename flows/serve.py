@@ -1,8 +1,9 @@
 """Serve Vigil's deployments from this process (what ``vigil up`` runs).
 
-``evaluate-window`` runs on the cron schedule of ``VIGIL_SCHEDULE_CRON`` and ``canary`` on
-``VIGIL_CANARY_CRON`` (a run with no live canary does nothing); schedules can be edited and
-paused in the Prefect UI. ``backfill`` and ``detect`` have no schedule: they run when
+``evaluate-window`` runs on the cron schedule of ``VIGIL_SCHEDULE_CRON``, ``canary`` on
+``VIGIL_CANARY_CRON`` (a run with no live canary does nothing) and ``retention`` on
+``VIGIL_RETENTION_CRON`` (a run with no policy only makes partitions); schedules can be
+edited and paused in the Prefect UI. ``backfill`` and ``detect`` have no schedule: they run when
 triggered (``vigil backfill``, or "Run" in the UI).
 """
 
@@ -18,6 +19,7 @@ from flows.canary import canary
 from flows.deploy_setup import configure_prefect
 from flows.detect import detect
 from flows.evaluate_window import evaluate_window
+from flows.retention import retention
 from vigil.settings import load_settings
 
 
@@ -56,9 +58,18 @@ def main() -> None:
             "alert when one turns worse.",
         ),
     )
+    pruning = cast(
+        RunnerDeployment,
+        retention.to_deployment(
+            name="retention",
+            cron=settings.retention_cron,
+            description="Make the next partitions; drop the weeks older than the retention "
+            "policy (`vigil retention set`), rolling their scores up per segment first.",
+        ),
+    )
     for line in configure_prefect(settings):  # the judge limits, the crash automation
         print(line, flush=True)
-    serve(scheduled, on_demand, detection, canaries, limit=2)
+    serve(scheduled, on_demand, detection, canaries, pruning, limit=2)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ TABLES = (
     " alert_states, canaries, users, grants, access_events, score_daily, trace_daily,"
     " latency_daily, reviewed_examples, sign_in_attempts, rollup_changes,"
     " gate_scores, gate_outputs, gate_runs, dataset_items, dataset_versions, golden_items,"
-    " datasets, judge_budgets"
+    " datasets, judge_budgets, trace_ids, score_segment_daily, retention_policies, retention_log"
 )
 
 

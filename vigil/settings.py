@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     canary_cron: str = Field(
         "*/30 * * * *", description="Cron of the canary flow (checks every live canary)."
     )
+    retention_cron: str = Field(
+        "17 3 * * *",
+        description="Cron of the retention flow (makes the next partitions, drops what the "
+        "policy of `vigil retention set` says).",
+    )
     metrics_port: int = Field(9464, description="Port of the Prometheus /metrics endpoint.")
     metrics_max_segment_values: int = Field(
         10, ge=1, description="Values per segment key in metric labels; the rest are '(other)'."

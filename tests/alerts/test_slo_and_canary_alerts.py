@@ -84,7 +84,7 @@ def seed_canary(conn, now: datetime, worse: bool) -> None:  # type: ignore[no-un
         traces.append(Trace(id=f"k{i:04d}", app="shop", start_time=at, input="q?", output="a.",
                             prompt_version="v4" if canary else "v3", latency_ms=900.0))  # fmt: skip
         value = rng.gauss(0.45 if canary and worse else 0.75, 0.1)
-        rows.append(ScoreRow(f"k{i:04d}", "shop", at, "groundedness", "2",
+        rows.append(ScoreRow(f"k{i:04d}", "groundedness", "2",
                              Score.scored(min(1.0, max(0.0, value)))))  # fmt: skip
     with conn.transaction():
         insert_traces(conn, traces)

@@ -29,7 +29,7 @@ def seed(conn, canary_worse: bool) -> None:  # type: ignore[no-untyped-def]
                       cost_usd=0.0002)  # fmt: skip
         traces.append(trace)
         value = min(1.0, max(0.0, rng.gauss(0.45 if bad else 0.75, 0.12)))
-        rows.append(ScoreRow(trace.id, "shop", at, "groundedness", "2", Score.scored(value)))
+        rows.append(ScoreRow(trace.id, "groundedness", "2", Score.scored(value)))
     with conn.transaction():
         insert_traces(conn, traces)
         upsert_scores(conn, rows, None)

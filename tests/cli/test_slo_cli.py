@@ -35,7 +35,7 @@ def seed(conn) -> None:  # type: ignore[no-untyped-def]
         traces.append(Trace(id=f"s{i:03d}", app="shop", start_time=at, input="q?", output="a.",
                             latency_ms=900.0))  # fmt: skip
         value = 0.3 if i % 5 == 0 else 0.9
-        rows.append(ScoreRow(f"s{i:03d}", "shop", at, "groundedness", "2", Score.scored(value)))
+        rows.append(ScoreRow(f"s{i:03d}", "groundedness", "2", Score.scored(value)))
     with conn.transaction():
         insert_traces(conn, traces)
         upsert_scores(conn, rows, None)

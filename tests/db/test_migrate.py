@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from vigil.db import connect, ensure_database_exists, migrate
@@ -11,6 +13,7 @@ from vigil.errors import VigilError
 
 EXPECTED_TABLES = {
     "schema_migrations",
+    "trace_ids",
     "traces",
     "spans",
     "retrievals",
@@ -64,18 +67,27 @@ def test_an_edited_migration_is_refused(blank_url: str) -> None:
 
 
 def test_scores_are_unique_per_trace_evaluator_version(conn) -> None:  # type: ignore[no-untyped-def]
-    conn.execute("INSERT INTO traces (id, app, start_time) VALUES ('t1', 'a', now())")
+    # A score's trace_start is its trace's part_time (vigil.store.scores reads it from
+    # trace_ids), so the key (trace, evaluator, version, trace_start) is one row per
+    # (trace, evaluator, version).
+    start = datetime.now(UTC)
+    conn.execute(
+        "INSERT INTO traces (id, app, start_time, part_time) VALUES ('t1', 'a', %s, %s)",
+        (start, start),
+    )
     insert = (
         "INSERT INTO scores (trace_id, app, trace_start, evaluator, evaluator_version, value,"
-        " status) VALUES ('t1', 'a', now(), 'g', '1', 0.5, 'scored')"
+        " status) VALUES ('t1', 'a', %s, 'g', '1', 0.5, 'scored')"
     )
-    conn.execute(insert)
+    conn.execute(insert, (start,))
     with pytest.raises(Exception, match="unique"):
-        conn.execute(insert)
+        conn.execute(insert, (start,))
 
 
 def test_a_failed_score_cannot_carry_a_value(conn) -> None:  # type: ignore[no-untyped-def]
-    conn.execute("INSERT INTO traces (id, app, start_time) VALUES ('t1', 'a', now())")
+    conn.execute(
+        "INSERT INTO traces (id, app, start_time, part_time) VALUES ('t1', 'a', now(), now())"
+    )
     with pytest.raises(Exception, match="check constraint"):
         conn.execute(
             "INSERT INTO scores (trace_id, app, trace_start, evaluator, evaluator_version, value,"

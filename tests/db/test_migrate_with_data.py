@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.db.helpers import database_at
 from tests.store.test_rollups import assert_rollups_match, rolled
-from vigil.db import connect, ensure_database_exists, migrate
-from vigil.db.connection import with_database
+from vigil.db import migrate
 from vigil.db.migrate import available
 from vigil.db.types import Conn
 from vigil.ingest.spans import store_spans
@@ -26,26 +26,9 @@ T0 = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
 @pytest.fixture
 def at_0008(admin_url: str) -> Iterator[Conn]:
     """A fresh database migrated up to 0008 only, recorded as ``migrate`` records it."""
-    with connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-    ensure_database_exists(admin_url, DATABASE)
-    with connect(with_database(admin_url, DATABASE), autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE schema_migrations (name text PRIMARY KEY, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        names = [m.name for m in available()]
-        assert UP_TO in names and "0012_ui_indexes" in names
-        for migration in available()[: names.index(UP_TO) + 1]:
-            with conn.transaction():
-                conn.execute(migration.sql.encode())
-                conn.execute(
-                    "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)",
-                    (migration.name, migration.checksum),
-                )
+    assert "0012_ui_indexes" in [m.name for m in available()]
+    with database_at(admin_url, DATABASE, UP_TO) as conn:
         yield conn
-    with connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
 
 
 def populate(conn: Conn) -> None:

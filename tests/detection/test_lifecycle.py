@@ -34,7 +34,7 @@ def seed_day(conn, day: int, bad_technical: bool = False, version: str = "1") ->
                       tokens_in=800, tokens_out=120, cost_usd=0.0002)  # fmt: skip
         traces.append(trace)
         value = min(1.0, max(0.0, quality))
-        rows.append(ScoreRow(trace.id, "shop", at, "groundedness", version, Score.scored(value)))
+        rows.append(ScoreRow(trace.id, "groundedness", version, Score.scored(value)))
     with conn.transaction():
         insert_traces(conn, traces)
         upsert_scores(conn, rows, None)

@@ -28,8 +28,8 @@ def test_measures_and_labels_are_stored_with_the_score(conn: Conn) -> None:
     trace = Trace(id="t1", app="a", start_time="2026-01-01T00:00:00Z", input="q", output="a")
     traces.insert_traces(conn, [trace])
     rows = [
-        ScoreRow("t1", "a", trace.start_time, "latency_ms", "1", Score.measured(40.0, "ms")),
-        ScoreRow("t1", "a", trace.start_time, "conf", "1", Score.labeled("ok", "fine")),
+        ScoreRow("t1", "latency_ms", "1", Score.measured(40.0, "ms")),
+        ScoreRow("t1", "conf", "1", Score.labeled("ok", "fine")),
     ]
     assert scores.upsert_scores(conn, rows, None) == 2
     stored = {r["evaluator"]: r for r in scores.scores_for_trace(conn, "t1")}

@@ -16,6 +16,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.backfill import backfill
 from flows.detect import detect
 from flows.evaluate_window import evaluate_window
+from flows.retention import retention
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,29 @@ def test_a_bad_window_is_refused(db_url, prefect_server) -> None:  # type: ignor
     now = datetime.now(UTC)
     with pytest.raises(ValueError, match="not after start"):
         evaluate_window(start=now, end=now - timedelta(hours=1))
+
+
+def test_the_retention_flow_makes_partitions_ahead_and_drops_by_policy(
+    conn,
+    db_url,
+    prefect_server,  # type: ignore[no-untyped-def]
+) -> None:
+    """A run with no policy only makes the next partitions; with one, a dry run lists what
+    would go (the drops themselves: tests/store/test_retention.py, on a database of its own)."""
+    from datetime import UTC, datetime
+
+    from vigil.store import partitions
+
+    now = datetime.now(UTC)
+    assert retention() == ["nothing to drop"]
+    assert any(r.lo <= now + timedelta(days=14) < r.hi for r in partitions.ranges(conn))
+    partitions.ensure(conn, [now - timedelta(days=30)])
+    conn.execute(
+        "INSERT INTO retention_policies (data, keep_days, updated_by) VALUES ('traces', 14, 't')"
+    )
+    planned = retention(dry_run=True)
+    assert planned and all(line.startswith("would drop traces of") for line in planned)
+    assert not any(r.traces_dropped_at for r in partitions.ranges(conn))
 
 
 def _heartbeating_flow_runs(expect: set[str], timeout_s: float = 30.0) -> set[str]:

@@ -89,7 +89,8 @@ def test_a_transaction_that_commits_late_is_counted_once(conn, exporter: Exporte
         late.execute("SELECT pg_current_xact_id()")  # takes its transaction id now
         world.traces(conn, ["a"], "early")  # starts after, commits first
         late.execute(
-            "INSERT INTO traces (id, app, start_time, latency_ms) VALUES ('late', %s, now(), 1)",
+            "INSERT INTO traces (id, app, start_time, latency_ms, part_time)"
+            " VALUES ('late', %s, now(), 1, now())",
             (APP,),
         )
         exporter.refresh()

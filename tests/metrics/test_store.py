@@ -22,7 +22,8 @@ def test_a_commit_after_the_newer_snapshot_waits_for_the_next_read(conn, db_url:
 def test_an_incomplete_trace_counts_when_it_completes(conn) -> None:  # type: ignore[no-untyped-def]
     before = store.current_snapshot(conn)
     conn.execute(
-        "INSERT INTO traces (id, app, start_time, complete) VALUES ('x', 'a', now(), false)"
+        "INSERT INTO traces (id, app, start_time, complete, part_time)"
+        " VALUES ('x', 'a', now(), false, now())"
     )
     middle = store.current_snapshot(conn)
     assert list(store.completed_traces(conn, before, middle)) == []

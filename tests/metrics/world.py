@@ -35,7 +35,7 @@ def scores(conn: Conn, rows: list[Trace], values: list[float], evaluator: str = 
            ) -> None:  # fmt: skip
     with conn.transaction():
         upsert_scores(conn, [
-            ScoreRow(t.id, t.app, t.start_time, evaluator, "1", Score(status="scored", value=v))
+            ScoreRow(t.id, evaluator, "1", Score(status="scored", value=v))
             for t, v in zip(rows, values, strict=True)
         ], run_id=None)  # fmt: skip
 

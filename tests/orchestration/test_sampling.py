@@ -114,8 +114,8 @@ def test_scored_traces_are_not_picked_again_but_retryable_errors_are(conn) -> No
     rows = _traces(20)
     insert_traces(conn, rows)
     stored = [
-        ScoreRow(rows[0].id, "shop", rows[0].start_time, *EVALUATORS[0], Score.scored(0.9)),
-        ScoreRow(rows[1].id, "shop", rows[1].start_time, *EVALUATORS[0], Score.error("boom")),
+        ScoreRow(rows[0].id, *EVALUATORS[0], Score.scored(0.9)),
+        ScoreRow(rows[1].id, *EVALUATORS[0], Score.error("boom")),
     ]
     upsert_scores(conn, stored, None)
     picked = _pick(conn, SamplingPolicy(outlier_quantile=None))

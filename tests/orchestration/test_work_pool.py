@@ -56,6 +56,8 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_the_backfill(
     assert detection.returncode == 0 and "vigil-process" in detection.stdout, detection.stdout
     canary = _prefect(["deployment", "inspect", "canary/canary"], prefect_env)
     assert "*/30 * * * *" in canary.stdout and "vigil-process" in canary.stdout, canary.stdout
+    pruning = _prefect(["deployment", "inspect", "retention/retention"], prefect_env)
+    assert "17 3 * * *" in pruning.stdout and "vigil-process" in pruning.stdout, pruning.stdout
 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     seed(conn, day, 6)

@@ -30,7 +30,7 @@ def _store(conn: Conn, items: list[Trace]) -> None:
 
 
 def _score(conn: Conn, trace_id: str, evaluator: str, value: float, start: datetime) -> None:
-    row = scores.ScoreRow(trace_id, "shop", start, evaluator, "1", Score.scored(value, "why"))
+    row = scores.ScoreRow(trace_id, evaluator, "1", Score.scored(value, "why"))
     scores.upsert_scores(conn, [row], run_id=None)
 
 
@@ -227,14 +227,14 @@ def test_examples_for_the_cli_links(conn: Conn) -> None:
 
     single, failing, clean = run(1, 0), run(3, 1), run(2, 0)
     scores.upsert_scores(conn, [
-        scores.ScoreRow("t03", "shop", T0, "relevance", "1", Score.scored(0.5)),
+        scores.ScoreRow("t03", "relevance", "1", Score.scored(0.5)),
     ], run_id=single)  # fmt: skip
     scores.upsert_scores(conn, [
-        scores.ScoreRow("t00", "shop", T0, "toxicity", "1", Score.scored(0.5)),
-        scores.ScoreRow("t02", "shop", T0, "toxicity", "1", Score.error("judge timed out")),
+        scores.ScoreRow("t00", "toxicity", "1", Score.scored(0.5)),
+        scores.ScoreRow("t02", "toxicity", "1", Score.error("judge timed out")),
     ], run_id=failing)  # fmt: skip
     scores.upsert_scores(conn, [
-        scores.ScoreRow(f"t0{i}", "shop", T0, "faithfulness", "1", Score.scored(0.5))
+        scores.ScoreRow(f"t0{i}", "faithfulness", "1", Score.scored(0.5))
         for i in (0, 1)
     ], run_id=clean)  # fmt: skip
     assert explorer.run_examples(conn, [single, failing, clean]) == {single: "t03", failing: "t02"}

@@ -53,7 +53,7 @@ def seed(conn: Conn) -> dict[str, int]:
         scores.upsert_scores(
             conn,
             [
-                scores.ScoreRow(t, "hr-bot" if t == "h0" else "support-bot", DAY,
+                scores.ScoreRow(t,
                                 "groundedness", "1", Score.scored(v, f"why {t}"))
                 for t, v in values.items()
             ],

@@ -178,8 +178,8 @@ def test_a_re_assembly_committed_after_the_refresh_began_is_taken_by_the_next(
         with writer.transaction():
             store_spans(writer, APP, [llm("t1", "late", timedelta(milliseconds=700), "gpt-y", 7)],
                         lambda t: t)  # fmt: skip
-            writer.execute("INSERT INTO traces (id, app, start_time, latency_ms, model)"
-                           " VALUES ('t2', 'bot', %s, 40, 'gpt-y')", (T0,))  # fmt: skip
+            writer.execute("INSERT INTO traces (id, app, start_time, latency_ms, model, part_time)"
+                           " VALUES ('t2', 'bot', %s, 40, 'gpt-y', %s)", (T0, T0))  # fmt: skip
             assert rollups.refresh(conn)  # sees neither: not committed yet
             assert trace_daily(conn) == [(T0.date(), "gpt-x", 1, 1000)]
         assert rollups.refresh(conn)
@@ -209,16 +209,16 @@ def test_a_changed_column_the_rollups_do_not_read_leaves_no_change_behind(conn: 
 
 def test_an_error_rescored_counts_once(conn: Conn) -> None:
     traces.insert_traces(conn, [Trace(id="t1", app=APP, start_time=T0, latency_ms=10.0)])
-    row = scores.ScoreRow("t1", APP, T0, "groundedness", "1", Score.error("timeout"))
+    row = scores.ScoreRow("t1", "groundedness", "1", Score.error("timeout"))
     assert scores.upsert_scores(conn, [row], run_id=None) == 1
     assert rollups.refresh(conn)
     assert rolled(conn)["score_daily"] == []  # errors are counted from `scores` itself
 
-    scored = scores.ScoreRow("t1", APP, T0, "groundedness", "1", Score.scored(0.75))
+    scored = scores.ScoreRow("t1", "groundedness", "1", Score.scored(0.75))
     assert scores.upsert_scores(conn, [scored], run_id=None) == 1  # the retry replaces it
     assert rollups.refresh(conn)
     assert scores.upsert_scores(conn, [scored], run_id=None) == 0  # final: not overwritten
-    again = scores.ScoreRow("t1", APP, T0, "groundedness", "1", Score.scored(0.1))
+    again = scores.ScoreRow("t1", "groundedness", "1", Score.scored(0.1))
     assert scores.upsert_scores(conn, [again], run_id=None) == 0
     assert rollups.refresh(conn)
     assert_rollups_match(conn)
@@ -230,9 +230,7 @@ def test_an_error_rescored_counts_once(conn: Conn) -> None:
 def test_an_error_rescored_before_the_refresh_counts_once(conn: Conn) -> None:
     traces.insert_traces(conn, [Trace(id="t1", app=APP, start_time=T0)])
     for score in (Score.error("timeout"), Score.error("timeout"), Score.skipped("no context")):
-        scores.upsert_scores(
-            conn, [scores.ScoreRow("t1", APP, T0, "groundedness", "1", score)], run_id=None
-        )
+        scores.upsert_scores(conn, [scores.ScoreRow("t1", "groundedness", "1", score)], run_id=None)
     assert rollups.refresh(conn)
     assert_rollups_match(conn)
     assert rows(conn, "SELECT status, n FROM score_daily") == [("skipped", 1)]

@@ -19,7 +19,7 @@ def test_needing_score_agrees_with_the_claim_queries(conn: Conn) -> None:
     insert_traces(conn, [Trace(id=t, app="a", start_time=START) for t in "abcd"])
 
     def row(trace: str, score: Score, version: str = "1") -> ScoreRow:
-        return ScoreRow(trace, "a", START, "ev", version, score)
+        return ScoreRow(trace, "ev", version, score)
 
     upsert_scores(conn, [row("a", Score.scored(0.5)), row("b", Score.error("boom")),
                          row("c", Score.error("boom")), row("d", Score.scored(1.0), "0")],

@@ -66,8 +66,6 @@ def seed(conn: Conn) -> int:
             [
                 scores.ScoreRow(
                     f"t{i}",
-                    "support-bot",
-                    WINDOW[0] + timedelta(hours=i + 1),
                     "groundedness",
                     "1",
                     Score.scored(0.2 + 0.2 * i, f"why {i}"),

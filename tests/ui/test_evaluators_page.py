@@ -25,7 +25,7 @@ def labelled(conn: psycopg.Connection, app: str, evaluator: str, rows: list[tupl
     traces.insert_traces(conn, [Trace(id=i, app=app, start_time=when) for i in ids])
     scores.upsert_scores(
         conn,
-        [scores.ScoreRow(i, app, when, evaluator, "1", Score.scored(v))
+        [scores.ScoreRow(i, evaluator, "1", Score.scored(v))
          for i, (v, _) in zip(ids, rows, strict=True)],
         run_id=None,
     )  # fmt: skip

@@ -50,7 +50,7 @@ def search_bot(conn: psycopg.Connection, value: float = 0.9) -> None:
     traces.insert_traces(conn, [Trace(id="s0", app="search-bot", start_time=when,
                                        latency_ms=300.0, cost_usd=0.002)])  # fmt: skip
     scores.upsert_scores(
-        conn, [scores.ScoreRow("s0", "search-bot", when, "relevance", "2", Score.scored(value))],
+        conn, [scores.ScoreRow("s0", "relevance", "2", Score.scored(value))],
         run_id=None,
     )  # fmt: skip
 

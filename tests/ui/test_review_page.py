@@ -28,7 +28,7 @@ def add_trace(conn: psycopg.Connection, trace: Trace, score: Score, version: str
     """One more trace, scored by groundedness, queued as the day's audit sample."""
     with conn.transaction():
         traces.insert_traces(conn, [trace])
-        row = scores.ScoreRow(trace.id, trace.app, trace.start_time, "groundedness", version, score)
+        row = scores.ScoreRow(trace.id, "groundedness", version, score)
         scores.upsert_scores(conn, [row], run_id=None)
         review.enqueue_audit(conn, trace.start_time.date(), 5, trace.app)
 

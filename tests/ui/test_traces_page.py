@@ -9,13 +9,14 @@ from pathlib import Path
 
 import psycopg
 import pyarrow.ipc as ipc
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.signin import sign_in
 from ui.review_view import escape
 from vigil.models import Retrieval, Score, Span, Trace
 from vigil.settings import load_settings
-from vigil.store import regressions, review, scores, traces
+from vigil.store import partitions, regressions, review, scores, traces
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 PAGE = "app_pages/traces.py"
@@ -67,8 +68,6 @@ def _seed(conn: psycopg.Connection, n: int = 60) -> int:
             [
                 scores.ScoreRow(
                     f"t{i:02d}",
-                    "support-bot",
-                    start - timedelta(minutes=i),
                     "groundedness",
                     "1",
                     Score.scored(0.1 if i < 3 else 0.9, f"why {i}"),
@@ -185,6 +184,19 @@ def test_a_trace_link_opens_its_waterfall_scores_and_regressions(conn: psycopg.C
     links = "\n".join(m.value for m in at.markdown)
     assert f"](/regressions?regression={reg_id})" in links and "queued this trace" in links
     assert '"customer"' in at.json[0].value
+
+
+def test_a_trace_retention_dropped_says_so(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = datetime(2026, 9, 7, tzinfo=UTC)  # as if retention had dropped the weeks before
+    monkeypatch.setattr(partitions, "kept_from", lambda _conn: {"traces": kept, "scores": None})
+    _seed(conn)
+    at = _open(trace="gone")
+    assert at.warning[0].value == (
+        r"No such trace: \'gone\'. Traces that started before 2026-09-07 were dropped by"
+        " retention (`vigil retention show`)."
+    )
 
 
 def test_a_trace_of_an_app_not_granted_shows_nothing_of_it(conn: psycopg.Connection) -> None:

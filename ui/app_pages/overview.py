@@ -21,7 +21,7 @@ from vigil.store import slo as slo_store
 
 RANGES: dict[str, tuple[int, views.Bucket]] = {
     "Last 24 hours": (1, "hour"), "Last 7 days": (7, "day"), "Last 30 days": (30, "day"),
-    "Last 90 days": (90, "day"),
+    "Last 90 days": (90, "day"), "Last 365 days": (365, "day"),
 }  # fmt: skip
 WIDTH = 900
 CACHE_TTL_S = 60  # the charts' points move by the hour or the day: a minute old is fresh

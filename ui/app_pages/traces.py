@@ -15,7 +15,7 @@ import streamlit as st
 from ui import access, hints
 from ui.data import connection
 from ui.review_view import escape
-from vigil.store import explorer
+from vigil.store import explorer, partitions
 from vigil.store.review import LABELS
 
 PAGE_SIZE = 50
@@ -212,7 +212,14 @@ def _regression_line(r: dict[str, Any]) -> str:
 def _trace_view(trace_id: str, apps: list[str] | None) -> None:
     detail = explorer.trace_detail(conn, trace_id, apps)
     if detail is None:
-        st.warning(f"No such trace: {escape(repr(trace_id))}.")
+        kept = partitions.kept_from(conn)["traces"]
+        dropped = (
+            f" Traces that started before {kept:%Y-%m-%d} were dropped by retention"
+            " (`vigil retention show`)."
+            if kept is not None
+            else ""
+        )
+        st.warning(f"No such trace: {escape(repr(trace_id))}.{dropped}")
         return
     t = detail["trace"]
     st.subheader(f"Trace {escape(t['id'])}")

@@ -42,6 +42,8 @@ class IngestReport:
     stored: int = 0
     already_present: int = 0
     errors: list[LineError] = field(default_factory=list)
+    # ids of traces not stored: they start before the traces' retention or more than a day ahead
+    refused: list[str] = field(default_factory=list)
 
 
 def describe(err: ValidationError) -> str:
@@ -105,6 +107,7 @@ def ingest_file(
             result = insert_traces(conn, good)
         report.stored += result.inserted
         report.already_present += result.already_present
+        report.refused += result.refused
         if progress:
             progress(report)
     return report

@@ -270,7 +270,8 @@ def _rebuild_batch(
 ) -> int:
     """Rewrite the spans and traces of one locked batch whose fields changed; how many
     traces changed."""
-    spans = store.rebuild_spans(conn, [h["id"] for h in heads])
+    parts = [h["part_time"] for h in heads]
+    spans = store.rebuild_spans(conn, [h["id"] for h in heads], parts)
     span_rows: list[tuple[str, str, dict[str, Any]]] = []
     trace_rows: list[tuple[str, dict[str, str], dict[str, Any]]] = []
     for head in heads:
@@ -292,6 +293,6 @@ def _rebuild_batch(
             attributes["vigil"] = vigil
         if segment != head["segment"] or attributes != head["attributes"]:
             trace_rows.append((head["id"], segment, attributes))
-    store.update_span_mapped(conn, span_rows)
-    store.update_trace_segments(conn, trace_rows)
+    store.update_span_mapped(conn, span_rows, parts)
+    store.update_trace_segments(conn, trace_rows, parts)
     return len(trace_rows)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -83,6 +84,9 @@ def answered_counts(app: str, batch: MappedBatch, written: SpanWrite) -> list[In
         IngestCount(app, "stored", "", 0, written.stored),
         IngestCount(app, "duplicate", "", 0, written.duplicates),
         IngestCount(app, "rejected", "invalid_span", 0, len(batch.rejected)),
-        IngestCount(app, "rejected", "other_app", 0, len(written.rejected)),
+        *(
+            IngestCount(app, "rejected", reason, 0, n)
+            for reason, n in sorted(Counter(written.reasons).items())
+        ),
     ]
     return [c for c in counts if c.requests or c.spans]

@@ -47,7 +47,8 @@ def claim(
         f"""
         SELECT c.trace_id FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS u(id, n)
         JOIN eval_claims c ON c.trace_id = u.id
-        WHERE {missing_score_sql("c.trace_id")}
+        LEFT JOIN trace_ids k ON k.id = c.trace_id
+        WHERE {missing_score_sql("c.trace_id", "k.part_time")}
         ORDER BY u.n
         LIMIT %(limit)s
         FOR UPDATE OF c SKIP LOCKED
@@ -66,7 +67,8 @@ def still_missing(
     rows = conn.execute(
         f"""
         SELECT u.id FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS u(id, n)
-        WHERE {missing_score_sql("u.id")} ORDER BY u.n
+        LEFT JOIN trace_ids k ON k.id = u.id
+        WHERE {missing_score_sql("u.id", "k.part_time")} ORDER BY u.n
         """,
         {"ids": list(trace_ids), **missing_params(evaluators, max_attempts)},
     ).fetchall()

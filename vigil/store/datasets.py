@@ -180,10 +180,12 @@ def reviewed(
     return conn.execute(
         """
         SELECT l.*, coalesce((SELECT array_agg(r.content ORDER BY r.span_id, r.rank)
-                              FROM retrievals r WHERE r.trace_id = l.trace_id), '{}') AS contexts
+                              FROM retrievals r WHERE r.trace_id = l.trace_id
+                                AND r.part_time = l.part_time), '{}') AS contexts
         FROM (SELECT DISTINCT ON (t.id) t.id AS trace_id, t.app, t.input, t.output,
-                     i.id AS item_id, i.label, i.reviewer, i.labeled_at, i.corrected_answer
-              FROM review_items i JOIN traces t ON t.id = i.trace_id
+                     t.part_time, i.id AS item_id, i.label, i.reviewer, i.labeled_at,
+                     i.corrected_answer
+              FROM review_items i JOIN traces t ON t.id = i.trace_id AND t.part_time = i.part_time
               WHERE i.status = 'labeled'
                 AND (%(app)s::text IS NULL OR t.app = %(app)s)
                 AND (%(ids)s::text[] IS NULL OR t.id = ANY(%(ids)s::text[]))

@@ -127,8 +127,8 @@ def _where(filters: Filters, apps: list[str] | None) -> tuple[list[str], dict[st
     if filters.app is not None:
         where.append("t.app = %(app)s")
         params["app"] = filters.app
-    if filters.start is not None:
-        where.append("t.start_time >= %(start)s")
+    if filters.start is not None:  # part_time >= start_time: recent partitions only
+        where.append("t.start_time >= %(start)s AND t.part_time >= %(start)s")
         params["start"] = filters.start
     if filters.end is not None:
         where.append("t.start_time < %(end)s")
@@ -144,7 +144,9 @@ def _where(filters: Filters, apps: list[str] | None) -> tuple[list[str], dict[st
     for i, r in enumerate(filters.scores):
         where.append(
             "EXISTS (SELECT 1 FROM scores s WHERE s.trace_id = t.id"
-            f" AND s.evaluator = %(ev{i})s AND s.status = 'scored'"
+            " AND s.trace_start = t.part_time"
+            + (" AND s.trace_start >= %(start)s" if filters.start is not None else "")
+            + f" AND s.evaluator = %(ev{i})s AND s.status = 'scored'"
             f" AND s.value BETWEEN %(lo{i})s AND %(hi{i})s)"
         )
         params.update({f"ev{i}": r.evaluator, f"lo{i}": r.low, f"hi{i}": r.high})
@@ -168,33 +170,39 @@ def trace_detail(conn: Conn, trace_id: str, apps: list[str] | None) -> dict[str,
     ``retrievals``, ``scores`` (every evaluator and version, with explanations),
     ``labels`` (its review items), ``regressions`` (see :func:`_regressions`).
     """
+    known = conn.execute("SELECT part_time FROM trace_ids WHERE id = %s", (trace_id,)).fetchone()
+    if known is None:
+        return None
+    key = {"id": trace_id, "part": known["part_time"]}  # every read below, one partition
     trace = conn.execute(
         "SELECT id, app, start_time, end_time, latency_ms, input, output, model,"
         " prompt_version, segment, tokens_in, tokens_out, cost_usd, status, user_feedback,"
-        " attributes, complete FROM traces"
-        " WHERE id = %(id)s AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))",
-        {"id": trace_id, "apps": apps},
+        " attributes, complete FROM traces WHERE id = %(id)s AND part_time = %(part)s"
+        " AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))",
+        {**key, "apps": apps},
     ).fetchone()
     if trace is None:
         return None
     spans = conn.execute(
         "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, attributes"
-        " FROM spans WHERE trace_id = %s ORDER BY start_time, span_id",
-        (trace_id,),
+        " FROM spans WHERE trace_id = %(id)s AND part_time = %(part)s"
+        " ORDER BY start_time, span_id",
+        key,
     ).fetchall()
     return {
         "trace": trace,
         "spans": waterfall(spans, trace["start_time"]),
         "retrievals": conn.execute(
             "SELECT span_id, rank, document_id, content, score FROM retrievals"
-            " WHERE trace_id = %s ORDER BY span_id, rank",
-            (trace_id,),
+            " WHERE trace_id = %(id)s AND part_time = %(part)s ORDER BY span_id, rank",
+            key,
         ).fetchall(),
         "scores": conn.execute(
             "SELECT evaluator, evaluator_version, status, value, measure, label, explanation,"
-            " metadata, run_id, created_at FROM scores WHERE trace_id = %s"
+            " metadata, run_id, created_at FROM scores"
+            " WHERE trace_id = %(id)s AND trace_start = %(part)s"
             " ORDER BY evaluator, evaluator_version",
-            (trace_id,),
+            key,
         ).fetchall(),
         "labels": conn.execute(
             "SELECT id, regression_id, reason, status, label, note, reviewer, labeled_at,"

@@ -98,7 +98,7 @@ def written_scores(conn: Conn, since: str, until: str) -> Iterator[dict[str, Any
     by ``until``, with their trace's model, prompt version and segment."""
     query = (
         "SELECT s.app, s.evaluator, s.value, t.model, t.prompt_version, t.segment"
-        " FROM scores s JOIN traces t ON t.id = s.trace_id"
+        " FROM scores s JOIN traces t ON t.id = s.trace_id AND t.part_time = s.trace_start"
         " WHERE s.status = 'scored' AND s.value IS NOT NULL AND "
         + _BETWEEN.format(col="s.written_xid")
     )
@@ -124,6 +124,7 @@ def top_segment_values(
         WITH recent AS (
             SELECT app, model, prompt_version, segment FROM traces
             WHERE start_time >= now() - make_interval(secs => %(lookback)s)
+              AND part_time >= now() - make_interval(secs => %(lookback)s)
         ), pairs AS (
             SELECT app, 'model' AS key, model AS value FROM recent WHERE model IS NOT NULL
             UNION ALL SELECT app, 'prompt_version', prompt_version FROM recent

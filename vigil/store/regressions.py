@@ -151,12 +151,14 @@ def get_regression(conn: Conn, regression_id: int, apps: list[str] | None = None
 
 def example_traces(conn: Conn, regression_id: int, limit: int = 10) -> list[dict]:
     """Traces that show the regression: the ones queued for review because of it, worst
-    score first (with the review's status)."""
+    score first (with the review's status; an example whose trace retention dropped is
+    still listed, without its start and input)."""
     return conn.execute(
         """
         SELECT i.trace_id, i.score, i.status AS review, t.start_time,
                left(t.input, 200) AS input
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
+        FROM review_items i
+        LEFT JOIN traces t ON t.id = i.trace_id AND t.part_time = i.part_time
         WHERE i.regression_id = %s
         ORDER BY i.score ASC NULLS LAST, t.start_time DESC, i.trace_id LIMIT %s
         """,

@@ -35,10 +35,11 @@ class Filters:
     audit: bool | None = None  # True: only the audit sample; False: only regression items
 
 
-# The items a reviewer may see (%(apps)s, None: every app) that match the filters.
+# The items a reviewer may see (%(apps)s, None: every app) that match the filters. An item
+# carries its trace's app (migration 0017): labelled items outlive their traces' retention.
 _SCOPE = """
-    (%(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s::text[]))
-    AND (%(app)s::text IS NULL OR t.app = %(app)s)
+    (%(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s::text[]))
+    AND (%(app)s::text IS NULL OR i.app = %(app)s)
     AND (%(regression)s::bigint IS NULL OR i.regression_id = %(regression)s)
     AND (%(evaluator)s::text IS NULL OR i.evaluator = %(evaluator)s)
     AND (%(audit)s::boolean IS NULL OR (i.audit_day IS NOT NULL) = %(audit)s)
@@ -74,7 +75,8 @@ def enqueue_traces(
         """
         INSERT INTO review_items (trace_id, regression_id, reason, evaluator, score)
         SELECT u.id, %(rid)s, %(reason)s, %(ev)s,
-               (SELECT s.value FROM scores s WHERE s.trace_id = u.id AND s.evaluator = %(ev)s
+               (SELECT s.value FROM scores s JOIN trace_ids k ON k.part_time = s.trace_start
+                WHERE k.id = u.id AND s.trace_id = u.id AND s.evaluator = %(ev)s
                   AND s.evaluator_version = %(ver)s AND s.status = 'scored')
         FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS u(id, n)
         WHERE NOT EXISTS (SELECT 1 FROM review_items q
@@ -100,8 +102,10 @@ def enqueue_audit(conn: Conn, day: date, per_day: int, app: str | None = None) -
         SELECT t.id, 'audit sample of ' || %(day)s::text, %(day)s
         FROM traces t
         WHERE t.start_time >= %(day)s::date AND t.start_time < %(day)s::date + 1
+          AND t.part_time >= %(day)s::date
           AND (%(app)s::text IS NULL OR t.app = %(app)s)
-          AND EXISTS (SELECT 1 FROM scores s WHERE s.trace_id = t.id AND s.status = 'scored')
+          AND EXISTS (SELECT 1 FROM scores s WHERE s.trace_id = t.id
+                      AND s.trace_start = t.part_time AND s.status = 'scored')
         ORDER BY md5(t.id || %(day)s::text) LIMIT %(n)s
         ON CONFLICT DO NOTHING
         """,
@@ -113,7 +117,7 @@ def enqueue_audit(conn: Conn, day: date, per_day: int, app: str | None = None) -
 _ITEM_COLUMNS = """
     i.id, i.trace_id, i.regression_id, i.reason, i.evaluator, i.score, i.status, i.label,
     i.note, i.corrected_answer, i.reviewer, i.labeled_at, i.created_at, i.audit_day,
-    i.claimed_by, i.claimed_at, i.lease_expires_at, t.app
+    i.claimed_by, i.claimed_at, i.lease_expires_at, i.app
 """
 
 
@@ -138,9 +142,8 @@ def claim_next(
         f"""
         UPDATE review_items i
         SET claimed_by = %(who)s, claimed_at = now(), lease_expires_at = now() + %(lease)s
-        FROM traces t
-        WHERE t.id = i.trace_id AND i.id = (
-            SELECT i.id FROM review_items i JOIN traces t ON t.id = i.trace_id
+        WHERE i.id = (
+            SELECT i.id FROM review_items i
             WHERE i.status = 'pending'
               AND (i.claimed_by IS NULL OR i.claimed_by = %(who)s OR i.lease_expires_at <= now())
               AND NOT (i.id = ANY(%(skip)s::bigint[]))
@@ -159,9 +162,9 @@ def current_claim(conn: Conn, reviewer: str, apps: Sequence[str] | None) -> dict
     """The pending item ``reviewer`` holds under a live lease, if any (the latest claimed)."""
     return conn.execute(
         f"""
-        SELECT {_ITEM_COLUMNS} FROM review_items i JOIN traces t ON t.id = i.trace_id
+        SELECT {_ITEM_COLUMNS} FROM review_items i
         WHERE i.status = 'pending' AND i.claimed_by = %(who)s AND i.lease_expires_at > now()
-          AND (%(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s::text[]))
+          AND (%(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s::text[]))
         ORDER BY i.claimed_at DESC LIMIT 1
         """,
         {"who": reviewer, "apps": None if apps is None else list(apps)},
@@ -192,9 +195,9 @@ def item(conn: Conn, item_id: int, apps: Sequence[str] | None) -> dict[str, Any]
         f"""
         SELECT {_ITEM_COLUMNS}, r.headline AS regression,
                (SELECT max(l.id) FROM review_labels l WHERE l.item_id = i.id) AS label_id
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
+        FROM review_items i
         LEFT JOIN regressions r ON r.id = i.regression_id
-        WHERE i.id = %(id)s AND (%(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s::text[]))
+        WHERE i.id = %(id)s AND (%(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s::text[]))
         """,
         {"id": item_id, "apps": None if apps is None else list(apps)},
     ).fetchone()
@@ -214,7 +217,8 @@ def list_items(
     return conn.execute(
         f"""
         SELECT {_ITEM_COLUMNS}, t.start_time, t.input, t.output, t.model, t.prompt_version
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
+        FROM review_items i  -- a labelled item's trace may be gone (retention)
+        LEFT JOIN traces t ON t.id = i.trace_id AND t.part_time = i.part_time
         WHERE (%(status)s::text IS NULL OR i.status = %(status)s) AND {_SCOPE}
         ORDER BY {order} LIMIT %(limit)s
         """,
@@ -226,13 +230,13 @@ def filter_choices(conn: Conn, apps: Sequence[str] | None) -> dict[str, list[Any
     """The apps, regressions and evaluators that pending items of ``apps`` have."""
     rows = conn.execute(
         """
-        SELECT array_agg(DISTINCT t.app ORDER BY t.app) AS apps,
+        SELECT array_agg(DISTINCT i.app ORDER BY i.app) AS apps,
                array_agg(DISTINCT i.regression_id ORDER BY i.regression_id)
                    FILTER (WHERE i.regression_id IS NOT NULL) AS regressions,
                array_agg(DISTINCT i.evaluator ORDER BY i.evaluator)
                    FILTER (WHERE i.evaluator IS NOT NULL) AS evaluators
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
-        WHERE i.status = 'pending' AND (%(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s::text[]))
+        FROM review_items i
+        WHERE i.status = 'pending' AND (%(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s::text[]))
         """,
         {"apps": None if apps is None else list(apps)},
     ).fetchone()
@@ -342,6 +346,16 @@ def add_reviewed_example(conn: Conn, item_id: int, *, added_by: str) -> bool:
             f"Item {item_id} is labeled {row['label']!r}: give a corrected answer (and save "
             "the label again) before adding it to the golden dataset."
         )
+    gone = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM traces t JOIN review_items i ON t.id = i.trace_id"
+        " AND t.part_time = i.part_time WHERE i.id = %s) AS gone",
+        (item_id,),
+    ).fetchone()
+    if gone is not None and gone["gone"] and not reviewed_example_of_item(conn, item_id):
+        raise VigilError(
+            f"Item {item_id}'s trace was dropped by retention (`vigil retention show`): it can no"
+            " longer become a reviewed example."
+        )
     cur = conn.execute(
         """
         INSERT INTO reviewed_examples (trace_id, item_id, app, question, contexts, answer,
@@ -351,16 +365,26 @@ def add_reviewed_example(conn: Conn, item_id: int, *, added_by: str) -> bool:
                                     'document_id', r.document_id, 'content', r.content,
                                     'rank', r.rank, 'score', r.score)
                                 ORDER BY r.span_id, r.rank)
-                         FROM retrievals r WHERE r.trace_id = t.id), '[]'::jsonb),
+                         FROM retrievals r
+                         WHERE r.trace_id = t.id AND r.part_time = t.part_time), '[]'::jsonb),
                coalesce(nullif(i.corrected_answer, ''), t.output, ''),
                coalesce(i.corrected_answer, '') <> '', i.label, i.note, %(who)s
-        FROM review_items i JOIN traces t ON t.id = i.trace_id
+        FROM review_items i JOIN traces t ON t.id = i.trace_id AND t.part_time = i.part_time
         WHERE i.id = %(id)s
         ON CONFLICT (trace_id) DO NOTHING
         """,
         {"id": item_id, "who": _name(added_by)},
     )
     return cur.rowcount == 1
+
+
+def reviewed_example_of_item(conn: Conn, item_id: int) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM reviewed_examples e JOIN review_items i ON i.trace_id = e.trace_id"
+        " WHERE i.id = %s",
+        (item_id,),
+    ).fetchone()
+    return row is not None
 
 
 def reviewed_example(conn: Conn, trace_id: str) -> dict[str, Any] | None:

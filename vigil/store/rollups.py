@@ -20,9 +20,12 @@ fails to serialize, and this refresh gives way.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import psycopg
 
 from vigil.db.types import Conn
+from vigil.store import partitions
 
 LOCK_KEY = 0x76_69_67_14  # pg_advisory lock of the refresh
 MARK = "overview"
@@ -65,6 +68,7 @@ _TAKE_CHANGES = (
 _DAYS = "unnest(%(apps)s::text[], %(days)s::date[]) AS k(app, day)"
 _ON_DAYS = f"""traces t JOIN {_DAYS} ON t.app = k.app
     AND t.start_time >= k.day::timestamp AT TIME ZONE 'UTC'
+    AND t.part_time >= k.day::timestamp AT TIME ZONE 'UTC'
     AND t.start_time < (k.day + 1)::timestamp AT TIME ZONE 'UTC'"""
 _RECOMPUTE = (
     f"DELETE FROM trace_daily r USING {_DAYS} WHERE r.app = k.app AND r.day = k.day",
@@ -110,6 +114,9 @@ def _refresh(conn: Conn) -> None:
         conn.execute(statement, params)
     # After the additions: a day recomputed now holds every trace complete at the mark.
     changed = conn.execute(_TAKE_CHANGES).fetchall()
+    # A day before what retention kept has lost its traces: recomputing it would shrink it.
+    kept = partitions.kept_from(conn)["traces"]
+    changed = [r for r in changed if kept is None or r["day"] >= kept.astimezone(UTC).date()]
     if changed:
         days = {"apps": [r["app"] for r in changed], "days": [r["day"] for r in changed]}
         for statement in _RECOMPUTE:

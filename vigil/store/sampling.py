@@ -61,8 +61,9 @@ def window_apps(
     """Apps with (complete) traces in [start, end)."""
     rows = conn.execute(
         "SELECT DISTINCT app FROM traces WHERE start_time >= %s AND start_time < %s"
-        " AND (complete OR NOT %s) AND (%s::text IS NULL OR app = %s) ORDER BY app",
-        (start, end, complete_only, app, app),
+        " AND part_time >= %s AND (complete OR NOT %s) AND (%s::text IS NULL OR app = %s)"
+        " ORDER BY app",
+        (start, end, start, complete_only, app, app),
     ).fetchall()
     return [r["app"] for r in rows]
 
@@ -102,11 +103,11 @@ def select_sample(
     rows = conn.execute(
         f"""
         WITH w AS (
-            SELECT t.id, t.start_time, t.prompt_version, t.user_feedback, t.status,
+            SELECT t.id, t.start_time, t.part_time, t.prompt_version, t.user_feedback, t.status,
                    t.latency_ms, t.cost_usd, {HASH_SQL} AS h, {stratum} AS stratum
             FROM traces t
             WHERE t.app = %(app)s AND t.start_time >= %(start)s AND t.start_time < %(end)s
-              AND t.complete
+              AND t.part_time >= %(start)s AND t.complete
         ),
         q AS (
             SELECT percentile_cont(coalesce(%(q)s, 0.5)) WITHIN GROUP (ORDER BY latency_ms)
@@ -118,7 +119,7 @@ def select_sample(
             SELECT w.*, row_number() OVER (PARTITION BY stratum ORDER BY h, id) AS r FROM w
         ),
         reasons AS (
-            SELECT ranked.id, ranked.start_time, ranked.h, CASE
+            SELECT ranked.id, ranked.start_time, ranked.part_time, ranked.h, CASE
                 WHEN %(thumbs)s AND user_feedback = -1 THEN 'thumbs_down'
                 WHEN %(errors)s AND status = 'error' THEN 'error'
                 WHEN %(q)s::float8 IS NOT NULL AND latency_ms > q.latency THEN 'latency_outlier'
@@ -137,7 +138,7 @@ def select_sample(
         )
         SELECT id, reason FROM reasons
         WHERE reason IS NOT NULL
-          AND {missing_score_sql("reasons.id")}
+          AND {missing_score_sql("reasons.id", "reasons.part_time")}
         ORDER BY array_position(%(order)s::text[], reason), h, id
         LIMIT %(cap)s
         """,
@@ -164,8 +165,8 @@ def window_counts(conn: Conn, app: str, start: datetime, end: datetime) -> dict[
     row = conn.execute(
         "SELECT count(*) FILTER (WHERE complete) AS complete,"
         " count(*) FILTER (WHERE NOT complete) AS incomplete FROM traces"
-        " WHERE app = %s AND start_time >= %s AND start_time < %s",
-        (app, start, end),
+        " WHERE app = %s AND start_time >= %s AND start_time < %s AND part_time >= %s",
+        (app, start, end, start),
     ).fetchone()
     assert row is not None
     return {"complete": int(row["complete"]), "incomplete": int(row["incomplete"])}
@@ -178,8 +179,10 @@ def text_chars(conn: Conn, trace_ids: list[str]) -> int:
         """
         SELECT coalesce(sum(length(coalesce(t.input, '')) + length(coalesce(t.output, ''))
                + coalesce((SELECT sum(length(r.content)) FROM retrievals r
-                           WHERE r.trace_id = t.id), 0)), 0) AS chars
-        FROM traces t WHERE t.id = ANY(%s)
+                           WHERE r.trace_id = t.id AND r.part_time = t.part_time), 0)), 0)
+               AS chars
+        FROM trace_ids k JOIN traces t ON t.id = k.id AND t.part_time = k.part_time
+        WHERE k.id = ANY(%s)
         """,
         (trace_ids,),
     ).fetchone()

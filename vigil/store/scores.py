@@ -8,14 +8,16 @@ from datetime import datetime
 from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
+from vigil.errors import VigilError
 from vigil.models import Score
 
 
 @dataclass(frozen=True)
 class ScoreRow:
+    """One score of a trace. Its app and ``trace_start`` (the trace's partition) are read
+    from the trace by :func:`upsert_scores`, so every attempt keys on the same partition."""
+
     trace_id: str
-    app: str
-    trace_start: datetime
     evaluator: str
     evaluator_version: str
     score: Score
@@ -26,47 +28,81 @@ def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
 
     A final score (scored or skipped) is never overwritten. An earlier ``error`` is replaced
     by the new attempt, and its attempt count goes up. Returns the number of rows written.
+    A score of a trace that is not stored is refused (nothing is written).
     """
     if not rows:
         return 0
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO scores (trace_id, app, trace_start, evaluator, evaluator_version,
-                                value, label, measure, explanation, metadata, status, run_id)
-            VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-            ON CONFLICT (trace_id, evaluator, evaluator_version) DO UPDATE SET
-                value = EXCLUDED.value, label = EXCLUDED.label, measure = EXCLUDED.measure,
-                explanation = EXCLUDED.explanation, metadata = EXCLUDED.metadata,
-                status = EXCLUDED.status, run_id = EXCLUDED.run_id,
-                attempts = scores.attempts + 1, created_at = now()
-            WHERE scores.status = 'error'
-            """,
-            [
-                (
-                    r.trace_id,
-                    r.app,
-                    r.trace_start,
-                    r.evaluator,
-                    r.evaluator_version,
-                    r.score.value,
-                    r.score.label,
-                    r.score.measure,
-                    r.score.explanation,
-                    Jsonb(r.score.metadata),
-                    r.score.status,
-                    run_id,
-                )
-                for r in rows
-            ],
+    ids = sorted({r.trace_id for r in rows})
+    known = {r["id"] for r in conn.execute("SELECT id FROM trace_ids WHERE id = ANY(%s)", (ids,))}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise VigilError(
+            f"Score for trace {unknown[0]}, which is not stored"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            + ": store the trace first, or check that retention has not dropped it."
         )
-        return max(cur.rowcount, 0)
+    written = 0
+    for batch in _rounds(rows):  # a key at most once a statement, as rows come in order
+        cur = conn.execute(_UPSERT, {"run": run_id, **_score_arrays(batch)})
+        written += max(cur.rowcount, 0)
+    return written
+
+
+_UPSERT = """
+    INSERT INTO scores AS s (trace_id, app, trace_start, evaluator, evaluator_version, value,
+                             label, measure, explanation, metadata, status, run_id)
+    SELECT v.trace_id, k.app, k.part_time, v.evaluator, v.evaluator_version, v.value, v.label,
+           v.measure, v.explanation, v.metadata, v.status, %(run)s
+    FROM unnest(%(trace_id)s::text[], %(evaluator)s::text[], %(version)s::text[],
+                %(value)s::float8[], %(label)s::text[], %(measure)s::float8[],
+                %(explanation)s::text[], %(metadata)s::jsonb[], %(status)s::text[])
+         AS v(trace_id, evaluator, evaluator_version, value, label, measure, explanation,
+              metadata, status)
+    JOIN trace_ids k ON k.id = v.trace_id
+    ORDER BY v.trace_id, v.evaluator, v.evaluator_version
+    ON CONFLICT (trace_id, evaluator, evaluator_version, trace_start) DO UPDATE SET
+        value = EXCLUDED.value, label = EXCLUDED.label, measure = EXCLUDED.measure,
+        explanation = EXCLUDED.explanation, metadata = EXCLUDED.metadata,
+        status = EXCLUDED.status, run_id = EXCLUDED.run_id,
+        attempts = s.attempts + 1, created_at = now()
+    WHERE s.status = 'error'
+"""
+
+
+def _rounds(rows: list[ScoreRow]) -> list[list[ScoreRow]]:
+    """``rows`` split so that a (trace, evaluator, version) appears at most once in each
+    part, in order: ON CONFLICT DO UPDATE cannot touch a row twice in one statement."""
+    rounds: list[list[ScoreRow]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        key = (r.trace_id, r.evaluator, r.evaluator_version)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(r)
+    return rounds
+
+
+def _score_arrays(rows: list[ScoreRow]) -> dict[str, list[object]]:
+    return {
+        "trace_id": [r.trace_id for r in rows],
+        "evaluator": [r.evaluator for r in rows],
+        "version": [r.evaluator_version for r in rows],
+        "value": [r.score.value for r in rows],
+        "label": [r.score.label for r in rows],
+        "measure": [r.score.measure for r in rows],
+        "explanation": [r.score.explanation for r in rows],
+        "metadata": [Jsonb(r.score.metadata) for r in rows],
+        "status": [r.score.status for r in rows],
+    }
 
 
 def scores_for_trace(conn: Conn, trace_id: str) -> list[dict]:
     return conn.execute(
         "SELECT evaluator, evaluator_version, status, value, label, measure, explanation, metadata,"
-        " attempts, created_at FROM scores WHERE trace_id = %s ORDER BY evaluator",
+        " attempts, created_at FROM scores s JOIN trace_ids k ON k.id = s.trace_id"
+        " AND k.part_time = s.trace_start WHERE k.id = %s ORDER BY evaluator",
         (trace_id,),
     ).fetchall()
 
@@ -92,15 +128,17 @@ def status_counts(conn: Conn) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
-def missing_score_sql(trace_id: str) -> str:
+def missing_score_sql(trace_id: str, part_time: str) -> str:
     """SQL predicate: the trace ``trace_id`` (a column) misses a final score from one of the
     evaluators in the named parameters ``names`` and ``versions`` (parallel arrays): it has
-    none, or an error tried fewer than ``max_attempts`` times."""
+    none, or an error tried fewer than ``max_attempts`` times. ``part_time`` is the trace's
+    partition (a column): each probe then reads one scores partition."""
     return f"""EXISTS (
         SELECT 1 FROM unnest(%(names)s::text[], %(versions)s::text[]) AS e(name, version)
         WHERE NOT EXISTS (
           SELECT 1 FROM scores s
-          WHERE s.trace_id = {trace_id} AND s.evaluator = e.name
+          WHERE s.trace_id = {trace_id} AND s.trace_start = {part_time}
+            AND s.evaluator = e.name
             AND s.evaluator_version = e.version
             AND (s.status <> 'error' OR s.attempts >= %(max_attempts)s)))"""
 
@@ -127,7 +165,9 @@ def needing_score(
     single evaluator, so the rule for "still needs a score" is written once.
     """
     rows = conn.execute(
-        f"SELECT u.id FROM unnest(%(ids)s::text[]) AS u(id) WHERE {missing_score_sql('u.id')}",
+        "SELECT u.id FROM unnest(%(ids)s::text[]) AS u(id)"
+        " LEFT JOIN trace_ids k ON k.id = u.id"
+        f" WHERE {missing_score_sql('u.id', 'k.part_time')}",
         {"ids": trace_ids, **missing_params([(evaluator, evaluator_version)], max_attempts)},
     ).fetchall()
     return {r["id"] for r in rows}

@@ -22,9 +22,10 @@ def good_and_total(conn: Conn, slo: SLO, start: datetime, end: datetime) -> tupl
         op = sql.SQL(">" if slo.sli.strictly else ">=")
         query = sql.SQL(
             "SELECT count(*) FILTER (WHERE s.value {op} %(threshold)s) AS good, count(*) AS total"
-            " FROM scores s JOIN traces t ON t.id = s.trace_id"
+            " FROM scores s JOIN traces t ON t.id = s.trace_id AND t.part_time = s.trace_start"
             " WHERE s.app = %(app)s AND s.evaluator = %(evaluator)s AND s.status = 'scored'"
             " AND s.value IS NOT NULL AND s.trace_start >= %(start)s AND s.trace_start < %(end)s"
+            " AND t.part_time >= %(start)s AND t.part_time < %(end)s"
             " {where}"
         ).format(op=op, where=where)
         params.update({"threshold": slo.sli.threshold, "evaluator": slo.sli.evaluator})
@@ -33,7 +34,8 @@ def good_and_total(conn: Conn, slo: SLO, start: datetime, end: datetime) -> tupl
         query = sql.SQL(
             "SELECT count(*) FILTER (WHERE t.{col} < %(bound)s) AS good, count(*) AS total"
             " FROM traces t WHERE t.app = %(app)s AND t.{col} IS NOT NULL"
-            " AND t.start_time >= %(start)s AND t.start_time < %(end)s {where}"
+            " AND t.start_time >= %(start)s AND t.start_time < %(end)s"
+            " AND t.part_time >= %(start)s {where}"
         ).format(col=column, where=where)
         params["bound"] = slo.sli.bound
     row = conn.execute(query, params).fetchone()

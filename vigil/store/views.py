@@ -54,11 +54,11 @@ def headline(conn: Conn, apps: list[str] | None = None) -> Headline:
                (SELECT count(*) FROM regressions WHERE status = 'open'
                   AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))) AS open_regressions,
                (SELECT count(*) FILTER (WHERE i.status = 'pending') AS pending
-                FROM review_items i JOIN traces t ON t.id = i.trace_id
-                WHERE %(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s)) AS pending_reviews,
+                FROM review_items i
+                WHERE %(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s)) AS pending_reviews,
                (SELECT count(*) FILTER (WHERE i.status = 'labeled')
-                FROM review_items i JOIN traces t ON t.id = i.trace_id
-                WHERE %(apps)s::text[] IS NULL OR t.app = ANY(%(apps)s)) AS labeled_reviews
+                FROM review_items i
+                WHERE %(apps)s::text[] IS NULL OR i.app = ANY(%(apps)s)) AS labeled_reviews
         """,
         {"apps": apps},
     ).fetchone()
@@ -143,7 +143,7 @@ def traffic(
                    avg(cost_usd) AS cost_per_request,
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
             FROM traces
-            WHERE start_time >= %(start)s AND start_time < %(end)s
+            WHERE start_time >= %(start)s AND start_time < %(end)s AND part_time >= %(start)s
               AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
             GROUP BY 1 ORDER BY 1"""
     else:
@@ -186,7 +186,7 @@ def tokens(
                    count(*) AS requests, coalesce(sum(tokens_in), 0) AS tokens_in,
                    coalesce(sum(tokens_out), 0) AS tokens_out
             FROM traces
-            WHERE start_time >= %(start)s AND start_time < %(end)s
+            WHERE start_time >= %(start)s AND start_time < %(end)s AND part_time >= %(start)s
               AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
             GROUP BY 1, 2"""
     else:
