@@ -87,19 +87,27 @@ def plan(conn: Conn, policy: Policy, now: datetime) -> Plan:
     )  # fmt: skip
 
 
+def _begin_drop(conn: Conn, span: TimeRange, dropped: str) -> dict[str, Any] | None:
+    """The start of a drop, in the caller's transaction: one retention run at a time, the
+    range's row locked, its scores rolled up unless they were. None when the range is gone
+    or its ``dropped`` column is set (another run dropped it meanwhile)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    state = _lock_range(conn, span.lo)
+    if state is None or state[dropped] is not None:
+        return None
+    rolled = roll_up(conn, span.lo, span.hi) if state["rolled_at"] is None else 0
+    return {"rolled": rolled}
+
+
 def drop_traces(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> dict[str, Any]:
     """Roll up the range's scores, delete what points at its traces, and drop the traces,
     spans and retrievals partitions, in one transaction. Returns what it dropped (nothing
     when another run dropped it meanwhile). ``drop``: see :func:`partitions.drop`."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        conn.execute("SET LOCAL work_mem = '256MB'")
-        state = _lock_range(conn, span.lo)
-        if state is None or state["traces_dropped_at"] is not None:
+        rows = _begin_drop(conn, span, "traces_dropped_at")
+        if rows is None:
             return {}
-        rows: dict[str, Any] = {"rolled": 0}
-        if state["rolled_at"] is None:
-            rows["rolled"] = roll_up(conn, span.lo, span.hi)
         in_range = {"lo": span.lo, "hi": span.hi}
         rows["claims"] = _count(
             conn,
@@ -128,14 +136,9 @@ def drop_traces(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> di
 def drop_scores(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> dict[str, Any]:
     """Drop the range's scores partition (rolled up first if its traces are still there)."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        conn.execute("SET LOCAL work_mem = '256MB'")
-        state = _lock_range(conn, span.lo)
-        if state is None or state["scores_dropped_at"] is not None:
+        rows = _begin_drop(conn, span, "scores_dropped_at")
+        if rows is None:
             return {}
-        rows: dict[str, Any] = {"rolled": 0}
-        if state["rolled_at"] is None:  # scores kept shorter than traces: only if set so
-            rows["rolled"] = roll_up(conn, span.lo, span.hi)
         rows.update(_estimates(conn, [span.name("scores")]))
         partitions.drop(conn, [span.name("scores")], **drop)
         conn.execute(
