@@ -11,6 +11,8 @@ before 0012 (``scores.daily_means``, the all-time status counts and headline) ru
 the "before" rows.
 
 A quick run: ``VIGIL_BENCH_UI_TRACES=100000 VIGIL_BENCH_UI_REPS=5 python -m bench bench.ui``.
+``VIGIL_BENCH_UI_DAYS=365`` spreads the traces over a year (53 weekly partitions);
+``VIGIL_BENCH_UI_ONLY="options|markers"`` runs only the queries whose names hold a part.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vigil.db.types import Conn
 from vigil.store import calibration, explorer, regressions, review, rollups, scores, views
 
 TRACES = int(os.environ.get("VIGIL_BENCH_UI_TRACES", "1000000"))
+DAYS = int(os.environ.get("VIGIL_BENCH_UI_DAYS", "30"))  # 365: a year of weekly partitions
 REPS = int(os.environ.get("VIGIL_BENCH_UI_REPS", "20"))
 TARGET_MS = 300.0
 ONE = ["support-bot"]  # the largest app: 40% of the traces
@@ -185,7 +188,7 @@ def run() -> list[Row]:
     with scratch_database("vigil_ui_bench") as url, connect(url, autocommit=True) as conn:
         now = datetime.now(UTC)
         started = time.perf_counter()
-        fill(conn, TRACES, now - timedelta(days=30))
+        fill(conn, TRACES, now - timedelta(days=DAYS), DAYS)
         fill_review(conn)
         took = time.perf_counter() - started
         say(f"  {TRACES:,} traces, {5 * TRACES:,} scores by COPY in {took:.0f} s")
@@ -196,10 +199,10 @@ def run() -> list[Row]:
         rollups.refresh(conn)
         say(f"  first rollup refresh (all of it new) in {time.perf_counter() - started:.1f} s")
         rows = []
-        case = f"{TRACES:,} traces, {REPS} runs"
-        only = os.environ.get("VIGIL_BENCH_UI_ONLY", "")
+        case = f"{TRACES:,} traces over {DAYS} days, {REPS} runs"
+        only = os.environ.get("VIGIL_BENCH_UI_ONLY", "").split("|")
         for name, query in queries(now, conn).items():
-            if only not in name:
+            if not any(part in name for part in only):
                 continue
             ms = timings(conn, query)
             say(f"  {name}: p50 {statistics.median(ms):.1f} ms, p95 {p95(ms):.1f} ms")

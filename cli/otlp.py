@@ -5,12 +5,13 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 
 from cli.common import settings_from, settings_options
 from vigil.db import connect, database_url, migrate
+from vigil.store import partitions
 from vigil.store import prices as price_store
 
 
@@ -33,6 +34,7 @@ def serve_otlp(port: int | None, workers: int | None, home: str | None, db_url: 
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
         migrate(conn)
+        partitions.ensure_ahead(conn, datetime.now(UTC))  # before the first span arrives
     os.environ["VIGIL_DATABASE_URL"] = url  # the workers resolve the same database
     click.echo(f"OTLP/HTTP receiver on http://{settings.host}:{settings.otlp_port}/v1/traces"
                f" ({settings.otlp_workers} worker(s))")  # fmt: skip

@@ -13,6 +13,7 @@ from cli.supervisor import services, stack
 from vigil.db import connect, database_url, embedded_server, migrate
 from vigil.errors import VigilError
 from vigil.settings import Settings
+from vigil.store import partitions
 
 DB_MARKER = "db.started-by-up"
 
@@ -24,6 +25,7 @@ def start_database(settings: Settings) -> str:
     url = database_url(settings, start=True)
     with connect(url, autocommit=True) as conn:
         migrate(conn)
+        partitions.ensure_ahead(conn, datetime.now(UTC))  # this week's and the next two
     return url
 
 

@@ -11,9 +11,7 @@ import click
 from cli.common import open_db, settings_from, settings_options
 from flows.pruning import run_retention
 from vigil import retention
-from vigil.retention import Needs, Policy, detection_days, parse_keep
-from vigil.settings import Settings
-from vigil.slo import load as load_slos
+from vigil.retention import Policy, parse_keep
 from vigil.store import partitions
 from vigil.store import retention as store
 
@@ -59,7 +57,7 @@ def set_cmd(
             current.scores_days if scores is None else parse_keep(scores, "--scores"),
             current.partition_days if partition_days is None else partition_days,
         )
-        retention.validate(policy, needs(settings))
+        retention.validate(policy, retention.needs_of(settings))
         store.set_policy(conn, policy, getpass.getuser())
         planned = store.plan(conn, policy, datetime.now(UTC))
     for line in policy.describe():
@@ -113,18 +111,10 @@ def run(dry_run: bool, home: str | None, db_url: str | None) -> None:
     """Make the next partitions and drop what the policy says now (the retention
     deployment's work, in this process)."""
     with open_db(home, db_url) as conn:
-        outcome = run_retention(conn, datetime.now(UTC), dry_run=dry_run, run="cli")
+        needs = retention.needs_of(settings_from(home, db_url))
+        outcome = run_retention(conn, datetime.now(UTC), dry_run=dry_run, run="cli", needs=needs)
     for line in outcome.lines(dry_run):
         click.echo(line)
-
-
-def needs(settings: Settings) -> Needs:
-    """How far back Vigil reads raw traces, from the settings and the SLO file."""
-    slo_days = 0.0
-    if settings.slo_file is not None:
-        slos = load_slos(settings.slo_file).slos
-        slo_days = max((s.period.total_seconds() / 86400 for s in slos), default=0.0)
-    return Needs(detection_days(settings.baseline_days, settings.detect_window_hours), slo_days)
 
 
 def _size(n: int) -> str:

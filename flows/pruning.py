@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from vigil.db.types import Conn
-from vigil.store import partitions
+from vigil.errors import VigilError
+from vigil.retention import Needs, validate
+from vigil.store import partitions, rollups
 from vigil.store import retention as store
 from vigil.store.partitions import TimeRange
 
@@ -28,6 +30,7 @@ class Outcome:
     traces: list[TimeRange] = field(default_factory=list)
     scores: list[TimeRange] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # what each drop removed
+    refused: str = ""  # a dry run's: why a run would refuse the policy
 
     def lines(self, dry_run: bool) -> list[str]:
         verb = "would drop" if dry_run else "dropped"
@@ -36,6 +39,8 @@ class Outcome:
             for data, ranges in (("traces", self.traces), ("scores", self.scores))
             for r in ranges
         ]
+        if self.refused:
+            out.append(f"a run would drop nothing: {self.refused}")
         return out or ["nothing to drop"]
 
 
@@ -46,17 +51,32 @@ def run_retention(
     dry_run: bool = False,
     run: str | None = None,
     log: Any = None,
+    needs: Needs | None = None,
     **drop: Any,
 ) -> Outcome:
     """Make the partitions ahead and apply the retention policy at ``now`` (``conn`` in
-    autocommit: each range is dropped in its own transaction). ``drop``: lock timeout and
-    tries of :func:`vigil.store.partitions.drop`."""
+    autocommit: each range is dropped in its own transaction). With ``needs`` (what the
+    settings read now), a policy that would drop what they read is refused before anything
+    drops (a dry run says so). ``drop``: lock timeout and tries of
+    :func:`vigil.store.partitions.drop`."""
     partitions.ensure_ahead(conn, now)
     policy = store.get_policy(conn)
     planned = store.plan(conn, policy, now)
     outcome = Outcome(planned.traces, planned.scores)
+    if needs is not None and (planned.traces or planned.scores):
+        try:
+            validate(policy, needs)
+        except VigilError as err:
+            if not dry_run:
+                raise VigilError(
+                    f"The retention run dropped nothing. {err} "
+                    "Set a policy that keeps it (`vigil retention set`)."
+                ) from err
+            outcome.refused = str(err)
     if dry_run:
         return outcome
+    if planned.traces:  # the daily rollups take what completed since their last refresh
+        rollups.refresh(conn)
     for r in planned.traces:
         outcome.rows.append({"traces": r.lo, **store.drop_traces(conn, r, run, **drop)})
         if log is not None:

@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 
 from flows.pruning import run_retention
 from vigil.db import connect, database_url
+from vigil.retention import needs_of
 from vigil.settings import load_settings
 
 
@@ -19,8 +20,10 @@ from vigil.settings import load_settings
 def drop_task(now: datetime, dry_run: bool) -> list[str]:
     run_id = str(flow_run.id) if flow_run.id else None
     logger = get_run_logger()
-    with connect(database_url(load_settings()), autocommit=True) as conn:
-        outcome = run_retention(conn, now, dry_run=dry_run, run=run_id, log=logger)
+    settings = load_settings()
+    with connect(database_url(settings), autocommit=True) as conn:
+        outcome = run_retention(conn, now, dry_run=dry_run, run=run_id, log=logger,
+                                needs=needs_of(settings))  # fmt: skip
     lines = outcome.lines(dry_run)
     for line in lines:
         logger.info(line)

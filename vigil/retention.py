@@ -5,7 +5,9 @@ traces with their spans and retrievals at the traces' retention, scores at their
 are kept at least as long as their traces: before a week of traces drops, its scores are
 rolled up per day and segment (``score_segment_daily``), and a trace kept without its
 scores would be scored again. Traces are kept long enough for what reads them raw: the
-detector's window and baseline, and the longest SLO period.
+detector's window and baseline, and the longest SLO period; scores for the weeks the
+Evaluators page compares with reviewers' labels. Both are checked when the policy is set
+and again before each run drops anything, as the settings may have changed since.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from vigil.errors import VigilError
+from vigil.settings import Settings
 from vigil.slo import duration
+from vigil.slo import load as load_slos
 
 FOREVER = "forever"
 DATA = ("traces", "scores")
+CALIBRATION_WEEKS = 12  # the Evaluators page: reviewers' labels beside these weeks of scores
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,20 @@ def parse_keep(text: str, option: str) -> int | None:
 
 @dataclass(frozen=True)
 class Needs:
-    """How far back raw traces are read, so how long they must be kept at least."""
+    """How far back raw traces and scores are read, so how long they must be kept at least."""
 
     detection_days: float  # baseline + window of the detector, and a day of slack
     slo_days: float = 0.0  # the longest SLO period (0: no SLO file)
+    calibration_days: float = 7.0 * CALIBRATION_WEEKS  # scores beside reviewers' labels
+
+
+def needs_of(settings: Settings) -> Needs:
+    """How far back Vigil reads, from the settings and the SLO file."""
+    slo_days = 0.0
+    if settings.slo_file is not None:
+        slos = load_slos(settings.slo_file).slos
+        slo_days = max((s.period.total_seconds() / 86400 for s in slos), default=0.0)
+    return Needs(detection_days(settings.baseline_days, settings.detect_window_hours), slo_days)
 
 
 def validate(policy: Policy, needs: Needs) -> None:
@@ -68,11 +83,21 @@ def validate(policy: Policy, needs: Needs) -> None:
     traces, scores = policy.traces_days, policy.scores_days
     if scores is not None and (traces is None or scores < traces):
         shown = FOREVER if traces is None else f"{traces}d"
+        fix = (
+            f"Set --traces too (at most --scores {scores}d), or give --scores {FOREVER}."
+            if traces is None
+            else f"Give --scores {shown} or more."
+        )
         raise VigilError(
             f"--scores {scores}d is shorter than --traces {shown}: scores are kept at least as "
             "long as their traces (the segment rollup is made from the traces when they drop, "
-            "and a trace kept without its scores would be scored again and counted twice). "
-            f"Give --scores {shown} or more."
+            f"and a trace kept without its scores would be scored again and counted twice). {fix}"
+        )
+    if scores is not None and scores < needs.calibration_days:
+        raise VigilError(
+            f"--scores {scores}d is shorter than the {CALIBRATION_WEEKS} weeks of scores that "
+            "the Evaluators page compares with reviewers' labels: keep at least "
+            f"{_days(needs.calibration_days)}d."
         )
     if traces is None:
         return

@@ -41,7 +41,8 @@ def test_set_stores_the_policy_and_show_tells_it(conn: Conn, db_url: str) -> Non
     ("args", "message"),
     [
         (["--traces", "30d", "--scores", "20d"], "Give --scores 30d or more"),
-        (["--scores", "90d"], "shorter than --traces forever"),
+        (["--scores", "90d"], "Set --traces too (at most --scores 90d), or give --scores forever"),
+        (["--traces", "30d", "--scores", "60d"], "12 weeks of scores"),
         (["--traces", "5d"], "keep at least 14d"),
         (["--traces", "20d", "--partition-days", "14"], "keep at least 28d"),
         (["--traces", "12h"], "whole days"),

@@ -4,6 +4,7 @@ whole CLI (a spawned worker imports its parent's main module first)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import psutil
 from tests.otlp.payloads import new_ids, request, span_spec
 from tests.otlp.serve import serve_otlp
 from vigil.db.types import Conn
+from vigil.store import partitions
 from vigil.store.keys import create_key
 
 CLI_RSS = 200 * 1024 * 1024  # a worker holds 100 MB; 270 MB when it imported `cli.main`
@@ -32,11 +34,30 @@ def settled(procs: list[psutil.Process], timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
+def drop_future_weeks(conn: Conn) -> list[datetime]:
+    """Drop the (empty) partitions of weeks that have not begun, as a new database lacks them."""
+    future = [r for r in partitions.ranges(conn) if r.lo > datetime.now(UTC)]
+    with conn.transaction():
+        for r in future:
+            for table in (*partitions.TRACE_TABLES, "scores"):
+                conn.execute(f'DROP TABLE "{r.name(table)}"')
+            conn.execute("DELETE FROM time_partitions WHERE lo = %s", (r.lo,))
+    return [r.lo for r in future]
+
+
 def test_two_workers_serve_and_do_not_load_the_whole_cli(
     db_url: str, vigil_home: Path, conn: Conn
 ) -> None:
     _, key = create_key(conn, "rag-app", "test")
+    assert drop_future_weeks(conn)
     with serve_otlp(db_url, vigil_home, VIGIL_OTLP_WORKERS="2") as (pid, url):
+        # It made the partitions of the next two weeks before serving.
+        ahead = [r for r in partitions.ranges(conn) if r.lo > datetime.now(UTC)]
+        assert len(ahead) == 2
+        for r in ahead:
+            for table in (*partitions.TRACE_TABLES, "scores"):
+                found = conn.execute("SELECT to_regclass(%s) AS t", (r.name(table),)).fetchone()
+                assert found["t"] is not None, r.name(table)
         assert "serve-otlp" in " ".join(psutil.Process(pid).cmdline())
         deadline = time.monotonic() + 60
         while len(workers := workers_of(pid)) < 2 and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import pytest
 
 from vigil.db.types import Conn
 from vigil.models import Retrieval, Score, Span, Trace
-from vigil.store import explorer, regressions, review, runs, scores, traces
+from vigil.store import explorer, regressions, review, rollups, runs, scores, traces
 from vigil.store.explorer import Filters, ScoreRange
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -125,6 +125,9 @@ def test_traces_of_apps_not_granted_never_appear(conn: Conn) -> None:
     assert explorer.trace_detail(conn, "t00", ["shop"]) is None  # hr: as if it did not exist
     assert explorer.trace_detail(conn, "t00", None) is not None
     assert explorer.trace_detail(conn, "nope", None) is None
+    assert explorer.options(conn, ["shop"])["apps"] == []  # not in the daily rollups yet
+    assert explorer.any_trace(conn, ["shop"]) and not explorer.any_trace(conn, ["payroll"])
+    rollups.refresh(conn)  # the options come from the daily rollups
     assert explorer.options(conn, ["shop"])["apps"] == ["shop"]
     assert explorer.options(conn, None)["apps"] == ["hr", "shop"]
 

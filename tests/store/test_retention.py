@@ -6,6 +6,7 @@ the labelled review items."""
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,18 @@ from vigil.db.migrate import available
 from vigil.db.types import Conn
 from vigil.errors import VigilError
 from vigil.models import Retrieval, Score, Span, Trace
-from vigil.retention import Policy
-from vigil.store import claims, history, partitions, review, rollups, scores, traces
+from vigil.retention import Needs, Policy
+from vigil.store import (
+    claims,
+    explorer,
+    history,
+    partitions,
+    review,
+    rollups,
+    scores,
+    traces,
+    views,
+)
 from vigil.store import retention as store
 from vigil.store.sampling import Pick
 
@@ -134,9 +145,23 @@ def same_history(a: list[list[dict[str, Any]]], b: list[list[dict[str, Any]]]) -
     )
 
 
+def overview(conn: Conn) -> dict[str, Any]:
+    """What the Overview and the explorer's filters read over all ten weeks."""
+    start, end = FIRST - timedelta(days=1), NOW + timedelta(days=1)
+    return {
+        "apps": views.app_names(conn),
+        "counts": views.status_counts(conn, start, end, "day"),
+        "firsts": sorted((f["kind"], f["app"], f["value"], f["first_seen"])
+                         for f in views.first_seen(conn)),
+        "options": explorer.options(conn, None),
+    }  # fmt: skip
+
+
 def test_retention_drops_old_weeks_and_keeps_what_must_outlive_them(ten_weeks: Conn) -> None:
     conn = ten_weeks
     expected = segment_aggregate(conn)
+    overview_before = overview(conn)
+    assert overview_before["counts"]["error"] == 56 and len(overview_before["firsts"]) == 7
     rollups_before = rolled(conn)
     history_before = histories(conn)
     labelled = conn.execute(
@@ -189,6 +214,14 @@ def test_retention_drops_old_weeks_and_keeps_what_must_outlive_them(ten_weeks: C
     assert rollups.refresh(conn)
     assert rolled(conn) == rollups_before
     assert same_history(histories(conn), history_before)
+    # The Overview still counts the dropped weeks' errors (from the segment rollup) and marks
+    # where each model and prompt version first appeared, to the day once its traces are gone.
+    midnight = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0}
+    after = overview(conn)
+    assert after == overview_before | {"firsts": sorted(
+        (*f[:3], f[3].replace(**midnight) if f[3] < kept["traces"] else f[3])
+        for f in overview_before["firsts"])}  # fmt: skip
+    assert any(f[3] < kept["traces"] for f in overview_before["firsts"])
 
     # A re-run drops nothing more; a change noted for a dropped day does not shrink it.
     again = run_retention(conn, NOW)
@@ -203,9 +236,53 @@ def test_retention_drops_old_weeks_and_keeps_what_must_outlive_them(ten_weeks: C
         sum(r["rows"]["traces"] for r in log if r["data"] == "traces")
         == 280 - conn.execute("SELECT count(*) AS n FROM trace_ids").fetchone()["n"]
     )
-    # A new trace as old as what was dropped is refused (it would be dropped at once).
+    # A new trace as old as what was dropped is refused (it would be dropped at once), and
+    # still when the policy keeps traces forever now: dropped weeks were rolled up for good.
     old = Trace(id="late", app="shop", start_time=FIRST + timedelta(days=1))
     assert traces.insert_traces(conn, [old]).refused == ["late"]
+    # One still stored but now older than the retention, imported again, is already there.
+    stale = conn.execute(
+        "SELECT id, app, start_time FROM traces WHERE start_time < %s ORDER BY start_time LIMIT 1",
+        (NOW - timedelta(days=21),),
+    ).fetchone()
+    again = traces.insert_traces(conn, [Trace(**stale)])
+    assert (again.inserted, again.already_present, again.refused) == (0, 1, [])
+    store.set_policy(conn, Policy(traces_days=None, scores_days=None), "ops")
+    older = Trace(id="older", app="shop", start_time=FIRST - timedelta(days=30))
+    assert traces.insert_traces(conn, [old, older]).refused == ["late", "older"]
+    assert partitions.kept_from(conn) == kept
+
+
+def test_a_score_written_while_its_week_drops_is_rolled_up(ten_weeks: Conn) -> None:
+    """The drop waits for a score transaction holding one of the week's traces, then rolls
+    the week up with that score in it; a later score of the week is refused."""
+    conn = ten_weeks
+    store.set_policy(conn, POLICY, "ops")
+    first = store.plan(conn, POLICY, NOW).traces[0]
+    victim = conn.execute(
+        "SELECT id FROM trace_ids WHERE part_time >= %s AND part_time < %s ORDER BY id LIMIT 1",
+        (first.lo, first.hi),
+    ).fetchone()["id"]
+    late = scores.ScoreRow(victim, "late", "1", Score.scored(0.25))
+    dropped: list[dict[str, Any]] = []
+    with connect(conn.info.dsn) as writer, connect(conn.info.dsn, autocommit=True) as other:
+        writer.execute("SELECT 1")  # a transaction, open until the commit below
+        assert scores.upsert_scores(writer, [late], None) == 1
+        drop = threading.Thread(
+            target=lambda: dropped.append(store.drop_traces(other, first, None))
+        )
+        drop.start()
+        drop.join(timeout=2)
+        assert drop.is_alive()  # waiting for the score's transaction
+        writer.commit()
+        drop.join(timeout=60)
+    assert dropped and dropped[0]["traces"] > 0
+    rolled = conn.execute(
+        "SELECT scored, total FROM score_segment_daily WHERE evaluator = 'late' AND seg_key = ''"
+    ).fetchall()
+    assert rolled == [{"scored": 1, "total": 0.25}]
+    with pytest.raises(VigilError, match="not stored"):
+        scores.upsert_scores(conn, [scores.ScoreRow(victim, "later", "1", Score.scored(0.5))], None)
 
 
 def test_a_busy_table_makes_the_drop_give_way_and_roll_back(
@@ -230,3 +307,18 @@ def test_a_busy_table_makes_the_drop_give_way_and_roll_back(
     rows = store.drop_traces(conn, first, None)  # the reader is gone: it goes through
     assert rows["traces"] > 0 and not exists(conn, first.name("traces"))
     assert store.drop_traces(conn, first, None) == {}  # already dropped: nothing
+
+
+def test_a_run_refuses_a_policy_that_drops_what_vigil_reads_now(ten_weeks: Conn) -> None:
+    """The settings may have changed since the policy was set: a run checks it again."""
+    conn = ten_weeks
+    store.set_policy(conn, POLICY, "ops")  # scores kept 35 days: the Evaluators page reads 84
+    needs = Needs(detection_days=8)
+    dry = run_retention(conn, NOW, dry_run=True, needs=needs)
+    assert dry.traces and "12 weeks of scores" in dry.refused
+    assert dry.lines(dry_run=True)[-1].startswith("a run would drop nothing: --scores 35d")
+    with pytest.raises(VigilError, match=r"dropped nothing\. --scores 35d .* at least 84d"):
+        run_retention(conn, NOW, needs=needs)
+    assert partitions.kept_from(conn) == {"traces": None, "scores": None}
+    store.set_policy(conn, Policy(traces_days=21, scores_days=84), "ops")
+    assert run_retention(conn, NOW, needs=needs).traces

@@ -81,13 +81,13 @@ viewer = access.current()
 conn = connection()
 st.title("Overview")
 
+rollups.refresh(conn)  # the app list, counts and charts read the daily rollups
 visible = [a for a in views.app_names(conn) if viewer.can_see(a)]
 left, right = st.columns(2)
 app = left.selectbox("App", ["All apps", *visible], key="overview_app")
 apps = viewer.app_list() if app == "All apps" else [app]
 days, bucket = RANGES[right.selectbox("Range", list(RANGES), index=2, key="overview_range")]
 start, end = _window(days, bucket, datetime.now(UTC))
-rollups.refresh(conn)
 
 totals = views.headline(conn, apps)
 by_status = views.status_counts(conn, start, end, bucket, apps)

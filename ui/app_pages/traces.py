@@ -15,7 +15,7 @@ import streamlit as st
 from ui import access, hints
 from ui.data import connection
 from ui.review_view import escape
-from vigil.store import explorer, partitions
+from vigil.store import explorer, partitions, rollups
 from vigil.store.review import LABELS
 
 PAGE_SIZE = 50
@@ -280,8 +280,9 @@ conn = connection()
 apps = viewer.app_list()
 st.title("Traces")
 
+rollups.refresh(conn)  # the filter options come from the daily rollups
 options = explorer.options(conn, apps)
-if not options["apps"]:
+if not options["apps"] and not explorer.any_trace(conn, apps):
     st.info(hints.no_traces_yet(), icon=":material/rocket_launch:")
     st.stop()
 filters = _filters(options)

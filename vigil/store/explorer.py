@@ -14,6 +14,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from vigil.db.types import Conn
+from vigil.store import partitions
 
 Cursor = tuple[datetime, str]  # (start_time, id) of a trace: the keyset position
 COLUMN_KEYS = ("model", "prompt_version")  # segment keys stored as trace columns
@@ -275,69 +276,66 @@ def _full_segment(trace: dict[str, Any]) -> dict[str, Any]:
 
 
 def options(conn: Conn, apps: list[str] | None) -> dict[str, list[str]]:
-    """What the filters offer, among the granted apps: ``apps``, ``models``,
-    ``prompt_versions`` (of traces) and ``evaluators`` (of scores).
+    """What the filters offer, among the granted apps: ``apps``, ``models`` and
+    ``prompt_versions`` of completed traces, and ``evaluators`` of final scores.
 
-    Each list is read by skipping through an index, value to value, so it costs a few
-    index probes a value rather than a scan of millions of rows."""
-    return {
-        "apps": _distinct(conn, "traces", None, apps),
-        "models": _distinct(conn, "traces", "model", apps),
-        "prompt_versions": _distinct(conn, "traces", "prompt_version", apps),
-        "evaluators": _distinct(conn, "scores", "evaluator", apps),
-    }
+    Read from the daily rollups (refresh them first: :func:`vigil.store.rollups.refresh`),
+    over the days whose traces (scores) retention kept: a few thousand rows for a year,
+    where the traces themselves would cost a probe of every weekly partition a value."""
+    kept = partitions.kept_from(conn)
+    params = {"apps": apps, "traces": kept["traces"], "scores": kept["scores"]}
+    found: dict[str, set[str]] = {"apps": set(), "models": set(), "prompt_versions": set(),
+                                  "evaluators": set()}  # fmt: skip
+    for r in conn.execute(
+        """
+        SELECT DISTINCT app, model, prompt_version FROM trace_daily
+        WHERE (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
+          AND (%(traces)s::timestamptz IS NULL
+               OR day >= (%(traces)s::timestamptz AT TIME ZONE 'UTC')::date)
+        """,
+        params,
+    ):
+        found["apps"].add(r["app"])
+        found["models"].add(r["model"])
+        found["prompt_versions"].add(r["prompt_version"])
+    for r in conn.execute(
+        """
+        SELECT DISTINCT evaluator FROM score_daily
+        WHERE (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
+          AND (%(scores)s::timestamptz IS NULL
+               OR day >= (%(scores)s::timestamptz AT TIME ZONE 'UTC')::date)
+        """,
+        params,
+    ):
+        found["evaluators"].add(r["evaluator"])
+    return {name: sorted(values - {""}) for name, values in found.items()}
 
 
-_SKIP_COLUMNS = {("traces", None), ("traces", "model"), ("traces", "prompt_version"),
-                 ("scores", "evaluator")}  # fmt: skip
-
-
-def _distinct(conn: Conn, table: str, column: str | None, apps: list[str] | None) -> list[str]:
-    """Distinct apps (``column`` None) or distinct values of ``column`` over the apps, by a
-    loose index scan on the (app, column, ...) index."""
-    if (table, column) not in _SKIP_COLUMNS:
-        raise ValueError(f"no skip scan for {table}.{column}")
-    found_apps = f"""
-        WITH RECURSIVE a(app) AS (
-            SELECT min(app) FROM {table}
-            UNION ALL
-            SELECT (SELECT min(app) FROM {table} WHERE app > a.app) FROM a WHERE a.app IS NOT NULL
-        )"""
-    if column is None:
-        sql = (
-            found_apps
-            + """
-        SELECT app AS v FROM a
-        WHERE app IS NOT NULL AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
-        ORDER BY 1"""
-        )
-    else:
-        sql = (
-            found_apps
-            + f""",
-        v(app, v) AS (
-            SELECT a.app, (SELECT min({column}) FROM {table} x WHERE x.app = a.app)
-            FROM a WHERE a.app IS NOT NULL AND (%(apps)s::text[] IS NULL OR a.app = ANY(%(apps)s))
-            UNION ALL
-            SELECT v.app, (SELECT min({column}) FROM {table} x
-                           WHERE x.app = v.app AND x.{column} > v.v)
-            FROM v WHERE v.v IS NOT NULL
-        )
-        SELECT DISTINCT v FROM v WHERE v IS NOT NULL ORDER BY 1"""
-        )
-    return [r["v"] for r in conn.execute(sql, {"apps": apps})]
+def any_trace(conn: Conn, apps: list[str] | None) -> bool:
+    """Whether any trace of the apps is stored: the rollups behind :func:`options` hold only
+    completed traces, and a new app's first traces may still be receiving spans."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM trace_ids"
+        " WHERE %(apps)s::text[] IS NULL OR app = ANY(%(apps)s)) AS found",
+        {"apps": apps},
+    ).fetchone()
+    return bool(row and row["found"])
 
 
 def run_examples(conn: Conn, run_ids: list[int]) -> dict[int, str]:
     """One trace each run points at, for runs that have one: a trace whose evaluation
-    errored in it, else the trace of a run over a single trace (``vigil evaluate --trace``)."""
+    errored in it, else the trace of a run over a single trace (``vigil evaluate --trace``).
+    A run's traces start in its window, so only the partitions from its start are read."""
     rows = conn.execute(
         """
         SELECT r.id, COALESCE(
-            CASE WHEN r.errors > 0 THEN (SELECT min(s.trace_id) FROM scores s
-                                         WHERE s.run_id = r.id AND s.status = 'error') END,
-            CASE WHEN r.traces_total = 1 THEN (SELECT min(s.trace_id) FROM scores s
-                                               WHERE s.run_id = r.id) END) AS trace_id
+            CASE WHEN r.errors > 0 THEN (
+                SELECT min(s.trace_id) FROM scores s
+                WHERE s.run_id = r.id AND s.status = 'error'
+                  AND s.trace_start >= r.window_start) END,
+            CASE WHEN r.traces_total = 1 THEN (
+                SELECT min(s.trace_id) FROM scores s
+                WHERE s.run_id = r.id AND s.trace_start >= r.window_start) END) AS trace_id
         FROM eval_runs r WHERE r.id = ANY(%s)
         """,
         (run_ids,),

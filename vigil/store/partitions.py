@@ -127,8 +127,10 @@ def drop(
 
     Dropping a partition locks its parent ACCESS EXCLUSIVE, and while that lock waits, every
     later reader and writer of the table queues behind it. So each try waits at most
-    ``lock_timeout`` and gives way (rolled back to a savepoint) before trying again; after
-    ``tries``, it raises, and the caller's transaction rolls back whole.
+    ``lock_timeout`` and gives way (rolled back to a savepoint) before trying again, as it
+    does when PostgreSQL picks it as a deadlock's victim (a receiver holding the traces and
+    waiting for the spans that this drop holds); after ``tries``, it raises, and the
+    caller's transaction rolls back whole.
     """
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("drop() must run inside a transaction, with what it drops for")
@@ -147,7 +149,9 @@ def drop(
                 conn.execute(statement)
                 conn.execute("SELECT set_config('lock_timeout', %s, true)", (row["before"],))
             return
-        except psycopg.errors.LockNotAvailable as err:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as err:
+            # A writer that holds one of the tables and waits for another that this drop
+            # holds is a deadlock: PostgreSQL cancels one side, and this side gives way too.
             if attempt == tries:
                 raise VigilError(
                     f"Could not drop {', '.join(names)}: their tables stayed busy through "
@@ -171,6 +175,7 @@ def partition_errors() -> Iterator[None]:
             raise
         raise VigilError(
             f"{err.diag.message_primary}: its time range has no partition. Partitions are made "
-            "by the write path and two weeks ahead by the flows; run `vigil retention run "
-            "--dry-run` (which makes them) or SELECT vigil_ensure_partitions(ARRAY[<time>])."
+            "by the write path, and two weeks ahead by `vigil up`, the receiver and the flows; "
+            "make one by hand with SELECT vigil_ensure_partitions(ARRAY['<time>']::timestamptz[])"
+            " and retry."
         ) from err

@@ -68,7 +68,12 @@ class Plan:
 
 
 def plan(conn: Conn, policy: Policy, now: datetime) -> Plan:
-    """What the policy drops at ``now``: the ranges wholly older than each retention."""
+    """What the policy drops at ``now``: the ranges wholly older than each retention. A
+    ``now`` ahead of the database's clock is taken as the database's: the write path refuses
+    old traces by that clock, and a drop must never reach past what it refuses."""
+    row = conn.execute("SELECT now() AS now").fetchone()
+    assert row is not None
+    now = min(now, row["now"])
     ranges = partitions.ranges(conn)
 
     def due(days: int | None) -> datetime | None:
@@ -89,26 +94,34 @@ def plan(conn: Conn, policy: Policy, now: datetime) -> Plan:
 
 def _begin_drop(conn: Conn, span: TimeRange, dropped: str) -> dict[str, Any] | None:
     """The start of a drop, in the caller's transaction: one retention run at a time, the
-    range's row locked, its scores rolled up unless they were. None when the range is gone
-    or its ``dropped`` column is set (another run dropped it meanwhile)."""
+    range's row locked. None when the range is gone or its ``dropped`` column is set
+    (another run dropped it meanwhile); else the range's state."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
     conn.execute("SET LOCAL work_mem = '256MB'")
     state = _lock_range(conn, span.lo)
     if state is None or state[dropped] is not None:
         return None
-    rolled = roll_up(conn, span.lo, span.hi) if state["rolled_at"] is None else 0
-    return {"rolled": rolled}
+    return state
+
+
+def _roll_up_once(conn: Conn, span: TimeRange, state: dict[str, Any]) -> dict[str, Any]:
+    return {"rolled": roll_up(conn, span.lo, span.hi) if state["rolled_at"] is None else 0}
 
 
 def drop_traces(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> dict[str, Any]:
-    """Roll up the range's scores, delete what points at its traces, and drop the traces,
+    """Delete what points at the range's traces, roll up its scores, and drop the traces,
     spans and retrievals partitions, in one transaction. Returns what it dropped (nothing
-    when another run dropped it meanwhile). ``drop``: see :func:`partitions.drop`."""
+    when another run dropped it meanwhile). ``drop``: see :func:`partitions.drop`.
+
+    The ids go first: deleting them waits for every score transaction that holds one
+    (:func:`vigil.store.scores.upsert_scores` locks them), and later ones find them gone;
+    the roll-up that follows sees every score the range will ever have."""
     with conn.transaction():
-        rows = _begin_drop(conn, span, "traces_dropped_at")
-        if rows is None:
+        state = _begin_drop(conn, span, "traces_dropped_at")
+        if state is None:
             return {}
         in_range = {"lo": span.lo, "hi": span.hi}
+        rows: dict[str, Any] = {}
         rows["claims"] = _count(
             conn,
             "DELETE FROM eval_claims c USING trace_ids k WHERE k.id = c.trace_id"
@@ -125,6 +138,7 @@ def drop_traces(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> di
         rows["traces"] = _count(
             conn, "DELETE FROM trace_ids WHERE part_time >= %(lo)s AND part_time < %(hi)s", in_range
         )
+        rows = _roll_up_once(conn, span, state) | rows
         partitions.drop(conn, [span.name(t) for t in partitions.TRACE_TABLES], **drop)
         conn.execute(
             "UPDATE time_partitions SET traces_dropped_at = now() WHERE lo = %s", (span.lo,)
@@ -136,9 +150,10 @@ def drop_traces(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> di
 def drop_scores(conn: Conn, span: TimeRange, run: str | None, **drop: Any) -> dict[str, Any]:
     """Drop the range's scores partition (rolled up first if its traces are still there)."""
     with conn.transaction():
-        rows = _begin_drop(conn, span, "scores_dropped_at")
-        if rows is None:
+        state = _begin_drop(conn, span, "scores_dropped_at")
+        if state is None:
             return {}
+        rows = _roll_up_once(conn, span, state)
         rows.update(_estimates(conn, [span.name("scores")]))
         partitions.drop(conn, [span.name("scores")], **drop)
         conn.execute(

@@ -118,19 +118,23 @@ def select_sample(
         ranked AS (
             SELECT w.*, row_number() OVER (PARTITION BY stratum ORDER BY h, id) AS r FROM w
         ),
+        -- The first traces of each prompt version in the window, ever: once a version (a
+        -- probe of each weekly partition's index), not once a trace.
+        firsts AS (
+            SELECT f.id FROM (SELECT DISTINCT prompt_version FROM w
+                              WHERE prompt_version IS NOT NULL AND %(first_n)s > 0) v
+            CROSS JOIN LATERAL (
+                SELECT p.id FROM traces p
+                WHERE p.app = %(app)s AND p.prompt_version = v.prompt_version
+                ORDER BY p.start_time, p.id LIMIT %(first_n)s) f
+        ),
         reasons AS (
             SELECT ranked.id, ranked.start_time, ranked.part_time, ranked.h, CASE
                 WHEN %(thumbs)s AND user_feedback = -1 THEN 'thumbs_down'
                 WHEN %(errors)s AND status = 'error' THEN 'error'
                 WHEN %(q)s::float8 IS NOT NULL AND latency_ms > q.latency THEN 'latency_outlier'
                 WHEN %(q)s::float8 IS NOT NULL AND cost_usd > q.cost THEN 'cost_outlier'
-                WHEN %(first_n)s > 0 AND prompt_version IS NOT NULL AND (
-                    SELECT count(*) FROM (
-                        SELECT 1 FROM traces p
-                        WHERE p.app = %(app)s AND p.prompt_version = ranked.prompt_version
-                          AND (p.start_time, p.id) < (ranked.start_time, ranked.id)
-                        LIMIT %(first_n)s) AS earlier) < %(first_n)s
-                    THEN 'new_prompt_version'
+                WHEN ranked.id IN (SELECT id FROM firsts) THEN 'new_prompt_version'
                 WHEN r <= %(min_stratum)s THEN 'stratum_minimum'
                 WHEN h < %(rate)s THEN 'sampled'
             END AS reason

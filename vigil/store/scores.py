@@ -33,18 +33,24 @@ def upsert_scores(conn: Conn, rows: list[ScoreRow], run_id: int | None) -> int:
     if not rows:
         return 0
     ids = sorted({r.trace_id for r in rows})
-    known = {r["id"] for r in conn.execute("SELECT id FROM trace_ids WHERE id = ANY(%s)", (ids,))}
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        raise VigilError(
-            f"Score for trace {unknown[0]}, which is not stored"
-            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-            + ": store the trace first, or check that retention has not dropped it."
-        )
     written = 0
-    for batch in _rounds(rows):  # a key at most once a statement, as rows come in order
-        cur = conn.execute(_UPSERT, {"run": run_id, **_score_arrays(batch)})
-        written += max(cur.rowcount, 0)
+    with conn.transaction():
+        # The traces' ids stay locked until the scores commit: retention, which deletes the
+        # ids before it rolls a week's scores up, waits for them, so no score slips past it.
+        locked = conn.execute(
+            "SELECT id FROM trace_ids WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", (ids,)
+        )
+        known = {r["id"] for r in locked}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise VigilError(
+                f"Score for trace {unknown[0]}, which is not stored"
+                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                + ": store the trace first, or check that retention has not dropped it."
+            )
+        for batch in _rounds(rows):  # a key at most once a statement, as rows come in order
+            cur = conn.execute(_UPSERT, {"run": run_id, **_score_arrays(batch)})
+            written += max(cur.rowcount, 0)
     return written
 
 

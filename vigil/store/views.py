@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from vigil.db.types import Conn
+from vigil.store import partitions
 from vigil.store.rollups import LATENCY_BIN
 
 Bucket = Literal["hour", "day"]
@@ -30,14 +31,14 @@ def _bucket(bucket: Bucket) -> str:
 
 
 def app_names(conn: Conn) -> list[str]:
-    """Apps with traces, read as a skip scan over ``traces_app_start_idx`` (one index probe
-    per app, not a pass over every trace)."""
+    """Apps with completed traces, from the daily rollup (so an app whose traces retention
+    dropped still has its charts), read as a skip scan over its (app, day, ...) key."""
     rows = conn.execute(
         """
         WITH RECURSIVE a(app) AS (
-            (SELECT app FROM traces ORDER BY app LIMIT 1)
+            (SELECT app FROM trace_daily ORDER BY app LIMIT 1)
             UNION ALL
-            SELECT (SELECT t.app FROM traces t WHERE t.app > a.app ORDER BY t.app LIMIT 1)
+            SELECT (SELECT d.app FROM trace_daily d WHERE d.app > a.app ORDER BY d.app LIMIT 1)
             FROM a WHERE a.app IS NOT NULL)
         SELECT app FROM a WHERE app IS NOT NULL
         """
@@ -82,8 +83,11 @@ def status_counts(
     conn: Conn, start: datetime, end: datetime, bucket: Bucket, apps: list[str] | None = None
 ) -> dict[str, int]:
     """Scores by status (scored, skipped, error) of traces started in the range: with
-    ``day``, the whole UTC days it touches (from the rollup, errors from ``scores``)."""
-    params = {"start": start, "end": end, "apps": apps, **_days(start, end)}
+    ``day``, the whole UTC days it touches, from the rollups. Errors come from ``scores``
+    (a retry may still replace one), or, for days whose traces retention dropped (no retry
+    can come), from ``score_segment_daily``, rolled up when they dropped."""
+    kept = partitions.kept_from(conn)["traces"]
+    params = {"start": start, "end": end, "apps": apps, "kept": kept, **_days(start, end)}
     if _bucket(bucket) == "hour":
         query = """
             SELECT status, count(*) AS n FROM scores
@@ -97,11 +101,21 @@ def status_counts(
               AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
             GROUP BY status
             UNION ALL
+            SELECT 'error', sum(errors) FROM score_segment_daily
+            WHERE seg_key = '' AND day BETWEEN %(first)s AND %(last)s
+              AND day < (%(kept)s::timestamptz AT TIME ZONE 'UTC')::date
+              AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
+            UNION ALL
             SELECT 'error', count(*) FROM scores
-            WHERE status = 'error' AND trace_start >= %(first)s::timestamp AT TIME ZONE 'UTC'
+            WHERE status = 'error'
+              AND trace_start >= greatest(%(first)s::timestamp AT TIME ZONE 'UTC',
+                                         %(kept)s::timestamptz)
               AND trace_start < (%(last)s + 1)::timestamp AT TIME ZONE 'UTC'
               AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))"""
-    return {r["status"]: int(r["n"]) for r in conn.execute(query, params).fetchall()}
+    counts: dict[str, int] = {}
+    for r in conn.execute(query, params).fetchall():
+        counts[r["status"]] = counts.get(r["status"], 0) + int(r["n"] or 0)
+    return counts
 
 
 def quality(
@@ -208,29 +222,30 @@ def tokens(
 
 def first_seen(conn: Conn, apps: list[str] | None = None) -> list[dict]:
     """When each model and each prompt version first appeared, per app: ``kind`` (model or
-    prompt_version), ``value``, ``app``, ``first_seen``. Skip scans over the (app, model,
-    start_time) and (app, prompt_version, start_time) indexes: one probe per value."""
+    prompt_version), ``value``, ``app``, ``first_seen``. The first day comes from the daily
+    rollup of completed traces, so it reaches back past trace retention; the time within
+    that day from the traces of that day, or the day's start if retention dropped them."""
     rows: list[dict] = []
     for kind in ("model", "prompt_version"):
         rows += conn.execute(
             f"""
-            WITH RECURSIVE v(app, value) AS (
-                (SELECT app, {kind} FROM traces WHERE {kind} IS NOT NULL
-                 ORDER BY app, {kind} LIMIT 1)
-                UNION ALL
-                SELECT n.app, n.value FROM v, LATERAL (
-                    SELECT t.app, t.{kind} AS value FROM traces t
-                    WHERE (t.app, t.{kind}) > (v.app, v.value) AND t.{kind} IS NOT NULL
-                    ORDER BY t.app, t.{kind} LIMIT 1) n)
-            SELECT %(kind)s AS kind, v.app, v.value,
-                   (SELECT min(t.start_time) FROM traces t
-                    WHERE t.app = v.app AND t.{kind} = v.value) AS first_seen
-            FROM v WHERE %(apps)s::text[] IS NULL OR v.app = ANY(%(apps)s)
-            ORDER BY first_seen
+            WITH f AS (
+                SELECT app, {kind} AS value,
+                       min(day)::timestamp AT TIME ZONE 'UTC' AS day_start
+                FROM trace_daily
+                WHERE {kind} <> '' AND (%(apps)s::text[] IS NULL OR app = ANY(%(apps)s))
+                GROUP BY app, {kind})
+            SELECT %(kind)s AS kind, f.app, f.value, coalesce(
+                (SELECT min(t.start_time) FROM traces t
+                 WHERE t.app = f.app AND t.{kind} = f.value AND t.complete
+                   AND t.start_time >= f.day_start AND t.part_time >= f.day_start
+                   AND t.start_time < f.day_start + interval '1 day'),
+                f.day_start) AS first_seen
+            FROM f
             """,  # kind: one of two column names
             {"kind": kind, "apps": apps},
         ).fetchall()
-    return sorted(rows, key=lambda r: r["first_seen"])
+    return sorted(rows, key=lambda r: (r["first_seen"], r["kind"], r["app"], r["value"]))
 
 
 def open_regressions(conn: Conn, apps: list[str] | None = None, limit: int = 50) -> list[dict]:
