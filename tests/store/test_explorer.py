@@ -75,7 +75,12 @@ def cursor_of_id(conn: Conn, trace_id: str) -> explorer.Cursor:
     return explorer.cursor_of(row)
 
 
-def test_each_filter_narrows_to_the_matching_traces(conn: Conn) -> None:
+@pytest.mark.parametrize("walk", [True, False], ids=["walking traces", "joining scores"])
+def test_each_filter_narrows_to_the_matching_traces(
+    conn: Conn, walk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same traces whichever way a score range is planned (see ``WALK_PROBES``)."""
+    monkeypatch.setattr(explorer, "WALK_PROBES", 10**9 if walk else 0)
     _store(conn, [
         _trace(0),
         _trace(1, app="docs", segment={"route": "search"}),
@@ -93,6 +98,9 @@ def test_each_filter_narrows_to_the_matching_traces(conn: Conn) -> None:
         "UPDATE review_items SET status = 'labeled', label = 'hallucinated', reviewer = 'ana',"
         " labeled_at = now() WHERE trace_id = 't05'"
     )
+
+    low = Filters(scores=(ScoreRange("groundedness", 0.0, 0.4),))
+    assert explorer._short_walk(conn, low, None, 50) is walk
 
     def ids(**fields: object) -> list[str]:
         page = explorer.search(conn, Filters(**fields), None, limit=50)  # type: ignore[arg-type]
