@@ -19,6 +19,8 @@ class Row:
     reference_name: str
     reference: float
     higher_is_better: bool = True
+    interval: tuple[float, float] | None = None  # a 95% interval of ``vigil``, if measured
+    reference_interval: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float:
@@ -28,6 +30,12 @@ class Row:
 def _number(value: float) -> str:
     """Scores and rates in [0, 10) get three decimals; counts and throughputs one."""
     return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def _with_interval(value: float, interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return _number(value)
+    return f"{_number(value)} [{_number(interval[0])}, {_number(interval[1])}]"
 
 
 def _ratio(row: Row) -> str:
@@ -47,9 +55,9 @@ def table(rows: list[Row]) -> str:
             r.benchmark,
             r.case,
             r.metric,
-            _number(r.vigil),
+            _with_interval(r.vigil, r.interval),
             r.reference_name,
-            _number(r.reference),
+            _with_interval(r.reference, r.reference_interval),
             _ratio(r),
         )
         for r in rows

@@ -1,8 +1,10 @@
 """Evaluator quality on real labelled data from ../shared/data (skipped when it is absent).
 
-- Groundedness on HaluEval QA (groundedness-dev.jsonl): ROC-AUC and best-threshold F1, next
-  to the file's trivial baselines (shorter answer; word overlap with the context), on all
-  records and on length-matched records, where answer length alone cannot separate them.
+- Groundedness on both development sets: HaluEval QA (``groundedness-dev.jsonl``) and
+  SummEdits (``summedits-dev.jsonl``, overall and per domain). Each ROC-AUC has a bootstrap
+  95% interval and sits beside the two trivial baselines: word overlap with the context,
+  and answer shortness. On HaluEval also a length-matched subset, where answer length alone
+  cannot separate the labels.
 - Retrieval with the MiniLM model in pgvector on SciFact: recall@10 and nDCG@10.
 """
 
@@ -11,13 +13,18 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import Row
-from evaluators.label_agreement import best_f1, length_matched, roc_auc, word_overlap
+from evaluators.label_agreement import (
+    length_matched,
+    roc_auc,
+    roc_auc_interval,
+    word_overlap,
+)
 from evaluators.ranking import ndcg_at_k, recall_at_k
 
 if TYPE_CHECKING:
@@ -25,48 +32,67 @@ if TYPE_CHECKING:
     from vigil.models import Trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SETS = {"HaluEval QA": "groundedness-dev.jsonl", "SummEdits": "summedits-dev.jsonl"}
 
 
 def groundedness_rows(judge: Judge | None = None) -> list[Row]:
-    """Scored through the evaluator, as in production; baselines on the same records. With
-    a judge, the LLM-judged ``judge_groundedness`` is measured instead of the local one."""
+    """Every local groundedness evaluator (or, with a judge, the LLM-judged one) on both
+    development sets, scored through the evaluator as in production."""
     from evaluators import Resources
     from evaluators.groundedness import Groundedness
     from evaluators.judge_groundedness import JudgeGroundedness
     from evaluators.providers import MiniLMProvider
     from vigil.embeddings import load_embeddings
 
-    records = [json.loads(line) for line in (DATA / "groundedness-dev.jsonl").open()]
     if judge is None:
-        evaluator: Evaluator = Groundedness(Resources(MiniLMProvider(load_embeddings())))
+        evaluators: list[Evaluator] = [Groundedness(Resources(MiniLMProvider(load_embeddings())))]
     else:
-        evaluator = JudgeGroundedness(Resources(provider=None, judge=judge))
-    scores = evaluator.evaluate([_trace(i, r) for i, r in enumerate(records)])
+        evaluators = [JudgeGroundedness(Resources(provider=None, judge=judge))]
+    rows = []
+    for set_name, file_name in SETS.items():
+        records = [json.loads(line) for line in (DATA / file_name).open()]
+        traces = [_trace(i, r) for i, r in enumerate(records)]
+        for evaluator in evaluators:
+            rows += _set_rows(set_name, records, evaluator, evaluator.evaluate(traces))
+    return rows
+
+
+def _set_rows(set_name: str, records: list[dict], evaluator: Evaluator, scores: list) -> list[Row]:
+    """ROC-AUC over the set and its parts (SummEdits' domains; HaluEval's length-matched
+    records), each beside word overlap and answer shortness, with 95% intervals. An answer
+    with nothing to check (skipped) ranks as uninformative (0.5)."""
     errors = sum(s.status == "error" for s in scores)
     if errors:
         example = next(s.explanation for s in scores if s.status == "error")
         print(f"bench.quality: {errors} {evaluator.name} error(s), e.g. {example}", file=sys.stderr)
-    kept = [i for i, s in enumerate(scores) if s.value is not None]  # skipped: nothing to check
-    # For the all-records row a skipped answer ("yes") ranks as uninformative (0.5).
     ours = [0.5 if s.value is None else s.value for s in scores]
     labels = [int(r["label"] == "grounded") for r in records]
-    shortness = [-float(len(r["answer"])) for r in records]
-    overlap = [word_overlap(r["answer"], " ".join(r["contexts"])) for r in records]
-    matched = set(length_matched(records))
+    baselines = {
+        "word overlap": [word_overlap(r["answer"], " ".join(r["contexts"])) for r in records],
+        "answer shortness": [-float(len(r["answer"])) for r in records],
+    }
+    skipped = sum(s.value is None for s in scores)
+    parts: list[tuple[str, Sequence[int]]] = [
+        (f"all, {skipped} skipped as 0.5", range(len(records)))
+    ]
+    if set_name == "HaluEval QA":
+        parts.append(("length-matched", length_matched(records)))
+    else:
+        by_domain: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(records):
+            by_domain[r["source"].split("/")[-1]].append(i)
+        parts += sorted(by_domain.items())
     rows = []
-    cases = (
-        (f"all, {len(records) - len(kept)} skipped as 0.5", range(len(records))),
-        ("scored", kept),
-        ("length-matched, scored", [i for i in kept if i in matched]),
-    )
-    for name, subset in cases:
+    for part, subset in parts:
         y = [labels[i] for i in subset]
-        case = f"{evaluator.name} {evaluator.version}, {name} (n={len(subset)})"
-        for metric, fn in (("ROC-AUC", roc_auc), ("best F1", best_f1)):
-            mine = fn(y, [ours[i] for i in subset])
-            for baseline, values in (("answer shortness", shortness), ("word overlap", overlap)):
-                rows.append(Row("quality", case, metric, mine, baseline,
-                                fn(y, [values[i] for i in subset])))  # fmt: skip
+        mine = [ours[i] for i in subset]
+        case = f"{evaluator.name} {evaluator.version}, {set_name}, {part} (n={len(subset)})"
+        for baseline, values in baselines.items():
+            theirs = [values[i] for i in subset]
+            rows.append(Row(
+                "quality", case, "ROC-AUC", roc_auc(y, mine), baseline, roc_auc(y, theirs),
+                interval=roc_auc_interval(y, mine), reference_interval=roc_auc_interval(y, theirs),
+            ))  # fmt: skip
     return rows
 
 
