@@ -192,7 +192,8 @@ def _dry_run(
     from flows.resources import naming_resources
     from flows.windows import days
 
-    built = build(names or list(DEFAULT_EVALUATORS), naming_resources(settings))
+    built = build(names or list(DEFAULT_EVALUATORS), naming_resources(settings),
+                  settings.extra_evaluator_paths)  # fmt: skip
     judged = [e for e in built if isinstance(e, JudgeEvaluator) and e.resources.judge]
     found = estimate(
         conn,
@@ -243,13 +244,14 @@ def _chunks(start: datetime, end: datetime, hours: int) -> int:
 
 @click.command("evaluators")
 def evaluators_cmd() -> None:
-    """List the evaluators available (built-ins and installed plugins); * marks the default
-    set that scheduled runs and backfills use."""
+    """List the evaluators available (built-ins, installed plugins and VIGIL_EXTRA_EVALUATORS);
+    * marks the default set that scheduled runs and backfills use."""
     import sys
 
     from evaluators import DEFAULT_EVALUATORS, available
+    from vigil.settings import load_settings
 
-    for name, cls in sorted(available().items()):
+    for name, cls in sorted(available(load_settings().extra_evaluator_paths).items()):
         needs = ", ".join(sorted(cls.needs)) or "-"
         doc = cls.__doc__ or sys.modules[cls.__module__].__doc__ or ""
         summary = doc.strip().splitlines()[0] if doc.strip() else ""

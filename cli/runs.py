@@ -96,7 +96,7 @@ def evaluate(
         outcome = evaluate_batch(
             conn,
             [trace.id],
-            build(names, build_resources(settings, conn, run_id)),
+            build(names, build_resources(settings, conn, run_id), settings.extra_evaluator_paths),
             run_id,
             settings.eval_max_attempts,
             rescore=True,  # print every evaluator's result; a stored final score is kept

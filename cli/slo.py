@@ -42,7 +42,8 @@ def check(file: str, apps: bool, home: str | None, db_url: str | None) -> None:
     if apps:
         with open_db(home, db_url) as conn:
             known_apps = set(trace_apps(conn))
-    parsed = load(file, evaluators=set(available()), apps=known_apps)
+    extra = settings_from(home, db_url).extra_evaluator_paths
+    parsed = load(file, evaluators=set(available(extra)), apps=known_apps)
     click.echo(f"{file}: {len(parsed.slos)} SLO(s) valid")
     for s in parsed.slos:
         click.echo(f"  {s.name}: {s.describe()}")

@@ -54,7 +54,9 @@ def plan_app_run(
     not a task: one short query, and a task run costs Prefect's server about as much
     (bench/backfill); the plan is in the flow run's log."""
     settings = load_settings()
-    evaluator_keys = keys(build(evaluator_names, naming_resources(settings)))
+    evaluator_keys = keys(
+        build(evaluator_names, naming_resources(settings), settings.extra_evaluator_paths)
+    )
     with _conn() as conn:
         plan = planning.plan_app(
             conn, settings, app, window, evaluator_keys, run_id, sample_rate=sample_rate
@@ -77,7 +79,8 @@ def evaluate_task(
     settings = _app_settings(load_settings(), policy)
     url = database_url(settings, start=False)
     with connect(url, autocommit=True) as conn, connect(url) as lock_conn:
-        evaluators = build(evaluator_names, build_resources(settings, conn, run_id, budget))
+        evaluators = build(evaluator_names, build_resources(settings, conn, run_id, budget),
+                           settings.extra_evaluator_paths)  # fmt: skip
         return evaluate_slice(
             conn, lock_conn, ids, evaluators, run_id, settings.batch_size,
             settings.eval_max_attempts,

@@ -115,7 +115,9 @@ def run_gate(conn: Conn, settings: Settings, request: GateRequest,
 
 def _evaluators(conn: Conn, settings: Settings, config: GateConfig) -> list[Any]:
     try:
-        return build(config.evaluators, build_resources(settings, conn))
+        return build(
+            config.evaluators, build_resources(settings, conn), settings.extra_evaluator_paths
+        )
     except VigilError as err:
         raise GateCannotRun(f"the gate's evaluators: {err}") from err
 

@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     )
     max_value_chars: int = Field(32_768, description="Longer text values are truncated, marked.")
     redact_pii: bool = Field(False, description="Mask emails, phone and card numbers on ingest.")
+    extra_evaluators: str = Field(
+        "",
+        description="More evaluators, comma-separated `module:attribute` paths: a TruLens "
+        "Feedback (trulens.core.Feedback) or a Vigil Evaluator class, e.g. "
+        "mypkg.feedbacks:groundedness_gpt. Every process that scores must see it (workers too).",
+    )
     judge_provider: Literal["none", "openai", "openai_compatible", "ollama"] = Field(
         "none",
         description="LLM judge for the judge_* evaluators: none (offline), openai, "
@@ -258,6 +264,11 @@ class Settings(BaseSettings):
     judge_output_usd_per_mtok: float | None = Field(
         None, ge=0, description="Judge model price, USD per million output tokens."
     )
+
+    @property
+    def extra_evaluator_paths(self) -> list[str]:
+        """VIGIL_EXTRA_EVALUATORS as a list of module:attribute paths."""
+        return [p.strip() for p in self.extra_evaluators.split(",") if p.strip()]
 
     @cached_property
     def home_dir(self) -> Path:
