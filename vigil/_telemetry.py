@@ -12,6 +12,9 @@ TELEMETRY_OFF: dict[str, str] = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # LiteLLM: no download of its price map
+    "RAGAS_DO_NOT_TRACK": "true",  # RAGAS usage analytics (the `ragas` extra)
+    "DEEPEVAL_TELEMETRY_OPT_OUT": "1",  # DeepEval, if a user's own evaluator imports it
+    "DEEPEVAL_DISABLE_DOTENV": "1",  # ...and its loading of .env files into the environment
 }
 
 
