@@ -97,11 +97,14 @@ def test_stock_trulens_langchain_asks_twice_for_each_judgement() -> None:
 
 @pytest.mark.filterwarnings("ignore:This model does not support OpenAI's structured output")
 def test_a_server_without_structured_output_gets_text_requests() -> None:
+    """A local server (llama.cpp, older vLLM) configured by base URL and model name, with no
+    key, that rejects JSON-schema output: Vigil falls back to text replies."""
     with judged({"judge_concurrency": 1}, structured=False) as (fake, res):
         scores = JudgeAnswerRelevance(res).evaluate([trace(), trace("t2")])
     assert [s.value for s in scores] == [1.0, 1.0]
     assert fake.statuses == [400, 200, 200]  # rejected once, then plain text requests
     assert "response_format" not in fake.requests[-1].body
+    assert {r.body["model"] for r in fake.requests} == {"fake-judge"}  # VIGIL_JUDGE_MODEL
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
