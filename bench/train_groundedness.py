@@ -40,12 +40,12 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 import vigil  # noqa: F401  (telemetry off, before TruLens is imported)
+from bench.quality import DATA, dev_trace
 from evaluators.contradiction import KINDS
 from evaluators.groundedness import WEIGHTS_FILE, Weights
 from evaluators.label_agreement import roc_auc, roc_auc_interval, word_overlap
-from vigil.models import Retrieval, Score, Trace
+from vigil.models import Score
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRAIN, CHECK = "summedits-dev.jsonl", "groundedness-dev.jsonl"
 OUTPUT = Path(__file__).resolve().parents[1] / "evaluators" / "data" / WEIGHTS_FILE
 GRID = (0.1, 1.0, 10.0)
@@ -66,14 +66,6 @@ class Features:
 
 def load(name: str) -> list[dict]:
     return [json.loads(line) for line in (DATA / name).open()]
-
-
-def trace(i: int, record: dict) -> Trace:
-    return Trace(
-        id=f"dev-{i}", app="bench", start_time="2026-01-01T00:00:00Z",
-        input=record["question"], output=record["answer"],
-        retrievals=[Retrieval(content=c) for c in record["contexts"]],
-    )  # fmt: skip
 
 
 def features(records: Sequence[dict], scores: Sequence[Score]) -> Features:
@@ -233,7 +225,7 @@ def run(write: bool = True) -> dict[str, Any] | None:
     sets = {}
     for name in (TRAIN, CHECK):
         records = load(name)
-        scores = evaluator.evaluate([trace(i, r) for i, r in enumerate(records)])
+        scores = evaluator.evaluate([dev_trace(i, r) for i, r in enumerate(records)])
         sets[name] = (records, features(records, scores))
     (train_records, train), (check_records, check) = sets[TRAIN], sets[CHECK]
     everything = np.ones(len(train.labels), dtype=bool)
