@@ -13,6 +13,7 @@ from evaluators.text import STOPWORDS
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-'\u2019][^\W_]+)*|[.!?:,;]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
+_POSSESSIVE_WORD = re.compile(r"['\u2019]s\b")
 _APOSTROPHE = re.compile(r"['\u2019]")
 _SENTENCE_OPENERS = frozenset(".!?:")
 _WORD = re.compile(r"[^\W_]+")
@@ -52,7 +53,7 @@ def context_words(text: str) -> frozenset[str]:
     low = text.lower()
     compounds = set(_COMPOUND.findall(low))
     return frozenset(
-        {*_WORD.findall(low), *compounds, *(re.sub(r"['\u2019]s\b", "", c) for c in compounds)}
+        {*_WORD.findall(low), *compounds, *(_POSSESSIVE_WORD.sub("", c) for c in compounds)}
         | {m.replace(".", "") for m in _DOTTED.findall(low)}
     )
 
