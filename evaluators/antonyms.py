@@ -66,7 +66,7 @@ gained lost, won lost, began ended, opened closed, bought sold, sold bought
 
 # Prefixes that turn a word into its opposite ("efficient" -> "inefficient").
 NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "non-", "non", "dis", "mis", "anti-", "counter")
-PREFIX_STEM = 4  # letters the word must keep without the prefix ("uneven" is not "un" + "even")
+PREFIX_STEM = 4  # letters a word keeps without its prefix: "inner" is not "in" + "ner"
 
 
 def _opposites(pairs: str) -> dict[str, frozenset[str]]:
@@ -82,9 +82,11 @@ def _opposites(pairs: str) -> dict[str, frozenset[str]]:
 OPPOSITES: Mapping[str, frozenset[str]] = _opposites(PAIRS)
 
 
-def prefix_opposites(a: str, b: str) -> bool:
-    """Whether two loose keys differ by a negating prefix ("inefficient"/"efficient")."""
-    return any(
-        (a == p + b and len(b) >= PREFIX_STEM) or (b == p + a and len(a) >= PREFIX_STEM)
-        for p in NEGATING_PREFIXES
-    )
+def prefix_forms(key: str) -> set[str]:
+    """The loose keys that differ from ``key`` by a negating prefix, either way
+    ("inefficient" -> {"efficient", ...}; "efficient" -> {"inefficient", "unefficient", ...})."""
+    out = {key[len(p) :] for p in NEGATING_PREFIXES if key.startswith(p)}
+    out = {stem for stem in out if len(stem) >= PREFIX_STEM}
+    if len(key) >= PREFIX_STEM:
+        out.update(p + key for p in NEGATING_PREFIXES)
+    return out

@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from evaluators.antonyms import OPPOSITES, prefix_opposites
+from evaluators.antonyms import OPPOSITES, prefix_forms
 from evaluators.names import context_words, holds_name, names
 from evaluators.negation import negated_scopes
 from evaluators.numbers import NumberSet, numbers
 from evaluators.support import SOFT_FLOOR, WordSimilarity
-from evaluators.text import loose_key, sentence_spans, terms
+from evaluators.text import STOPWORDS, loose_key, sentence_spans
 
 KINDS = ("num_absent", "name_absent", "neg_new", "antonym")
 PREFIX_MIN_KEY = 5  # letters of a word's key before a negating prefix is looked for
@@ -56,7 +56,9 @@ class ContextFacts:
 
     @cached_property
     def content_keys(self) -> frozenset[str]:
-        return frozenset(loose_key(t.text) for t in terms(self.text))
+        """Loose keys of the context's words that are content terms (not stopwords)."""
+        words = _LETTERS.findall(self.text)
+        return frozenset(loose_key(w) for w in words if w.lower() not in STOPWORDS)
 
     @cached_property
     def _spans(self) -> list[tuple[int, int]]:
@@ -119,7 +121,7 @@ def antonym(claim: str, facts: ContextFacts, sentence: int) -> str | None:
             continue
         hits = sorted(o for o in OPPOSITES.get(key, ()) if o in near and o not in in_claim)
         if not hits and len(key) >= PREFIX_MIN_KEY and key not in facts.content_keys:
-            hits = sorted(o for o in near - in_claim if prefix_opposites(key, o))
+            hits = sorted((prefix_forms(key) & near) - in_claim)
         if hits:
             return f"{key}/{hits[0]}"
     return None
