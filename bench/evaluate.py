@@ -11,7 +11,9 @@ fresh MiniLM provider (empty embedding cache). Two references, measured in the s
   calling a fresh provider's feedback functions record by record (``max_workers=1``; its
   default pool of 6 threads was no faster on 2 cores, and embedded ~11% more texts as the
   threads raced on the cache): ``relevance``, ``context_relevance`` once per chunk
-  (averaged, TruLens's default) and ``groundedness_measure_with_cot_reasons``.
+  (averaged, TruLens's default) and ``groundedness_measure_with_cot_reasons``. That
+  feedback function is minilm-2's support; Vigil's ``groundedness`` (minilm-3) also runs
+  the contradiction checks, so Vigil's path does a little more work.
 
 Each path runs ``VIGIL_BENCH_EVAL_REPEATS`` times, interleaved, and its best wall time is
 kept: on a shared machine a busy spell otherwise decides the ratio.

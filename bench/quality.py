@@ -4,7 +4,9 @@
   SummEdits (``summedits-dev.jsonl``, overall and per domain). Each ROC-AUC has a bootstrap
   95% interval and sits beside the two trivial baselines: word overlap with the context,
   and answer shortness. On HaluEval also a length-matched subset, where answer length alone
-  cannot separate the labels.
+  cannot separate the labels. minilm-3 is shown beside minilm-2 (its support alone); its
+  weights were fitted on SummEdits, so its SummEdits figures score each domain with
+  weights fitted on the other domains.
 - Retrieval with the MiniLM model in pgvector on SciFact: recall@10 and nDCG@10.
 """
 
@@ -29,49 +31,81 @@ from evaluators.ranking import ndcg_at_k, recall_at_k
 
 if TYPE_CHECKING:
     from evaluators.base import Evaluator, Judge
-    from vigil.models import Trace
+    from vigil.models import Score, Trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {"HaluEval QA": "groundedness-dev.jsonl", "SummEdits": "summedits-dev.jsonl"}
 
 
 def groundedness_rows(judge: Judge | None = None) -> list[Row]:
-    """Every local groundedness evaluator (or, with a judge, the LLM-judged one) on both
-    development sets, scored through the evaluator as in production."""
+    """The local groundedness evaluator (or, with a judge, the LLM-judged one) on both
+    development sets, scored through the evaluator as in production. The local one comes
+    twice: as shipped, and as minilm-2 (its support alone, every weight at 0)."""
     from evaluators import Resources
     from evaluators.groundedness import Groundedness
     from evaluators.judge_groundedness import JudgeGroundedness
     from evaluators.providers import MiniLMProvider
     from vigil.embeddings import load_embeddings
 
+    evaluator: Evaluator
     if judge is None:
-        evaluators: list[Evaluator] = [Groundedness(Resources(MiniLMProvider(load_embeddings())))]
+        evaluator = Groundedness(Resources(MiniLMProvider(load_embeddings())))
     else:
-        evaluators = [JudgeGroundedness(Resources(provider=None, judge=judge))]
+        evaluator = JudgeGroundedness(Resources(provider=None, judge=judge))
     rows = []
     for set_name, file_name in SETS.items():
         records = [json.loads(line) for line in (DATA / file_name).open()]
-        traces = [_trace(i, r) for i, r in enumerate(records)]
-        for evaluator in evaluators:
-            rows += _set_rows(set_name, records, evaluator, evaluator.evaluate(traces))
+        scores = evaluator.evaluate([dev_trace(i, r) for i, r in enumerate(records)])
+        _report_errors(evaluator, scores)
+        skipped = sum(s.value is None for s in scores)
+        if judge is None:
+            columns = _local_columns(set_name, evaluator, records, scores)
+        else:
+            label = f"{evaluator.name} {evaluator.version}"
+            columns = {label: [0.5 if s.value is None else s.value for s in scores]}
+        for label, values in columns.items():
+            rows += _set_rows(set_name, records, label, values, skipped)
     return rows
 
 
-def _set_rows(set_name: str, records: list[dict], evaluator: Evaluator, scores: list) -> list[Row]:
-    """ROC-AUC over the set and its parts (SummEdits' domains; HaluEval's length-matched
-    records), each beside word overlap and answer shortness, with 95% intervals. An answer
-    with nothing to check (skipped) ranks as uninformative (0.5)."""
+def _local_columns(
+    set_name: str, evaluator: Evaluator, records: list[dict], scores: list[Score]
+) -> dict[str, list[float]]:
+    """minilm-3 and minilm-2 (its support). minilm-3's weights were fitted on SummEdits, so
+    there each domain is scored with weights fitted on the other domains (as
+    ``bench.train_groundedness`` reports it): no SummEdits figure is one trained on."""
+    from bench.train_groundedness import features, held_out
+
+    found = features(records, scores)
+    label = f"{evaluator.name} {evaluator.version}"
+    if set_name == "SummEdits":
+        label += " (each domain held out: weights fitted on the others)"
+        ours = held_out(found)[0].tolist()
+    else:
+        label += " (weights fitted on SummEdits)"
+        ours = [0.5 if s.value is None else s.value for s in scores]
+    support = [0.5 if skip else s for s, skip in zip(found.support, found.skipped, strict=True)]
+    return {label: ours, "groundedness minilm-2 (support only)": support}
+
+
+def _report_errors(evaluator: Evaluator, scores: list[Score]) -> None:
     errors = sum(s.status == "error" for s in scores)
     if errors:
         example = next(s.explanation for s in scores if s.status == "error")
         print(f"bench.quality: {errors} {evaluator.name} error(s), e.g. {example}", file=sys.stderr)
-    ours = [0.5 if s.value is None else s.value for s in scores]
+
+
+def _set_rows(
+    set_name: str, records: list[dict], label: str, ours: Sequence[float], skipped: int
+) -> list[Row]:
+    """ROC-AUC over the set and its parts (SummEdits' domains; HaluEval's length-matched
+    records), each beside word overlap and answer shortness, with 95% intervals. An answer
+    with nothing to check (skipped) ranks as uninformative (0.5)."""
     labels = [int(r["label"] == "grounded") for r in records]
     baselines = {
         "word overlap": [word_overlap(r["answer"], " ".join(r["contexts"])) for r in records],
         "answer shortness": [-float(len(r["answer"])) for r in records],
     }
-    skipped = sum(s.value is None for s in scores)
     parts: list[tuple[str, Sequence[int]]] = [
         (f"all, {skipped} skipped as 0.5", range(len(records)))
     ]
@@ -86,7 +120,7 @@ def _set_rows(set_name: str, records: list[dict], evaluator: Evaluator, scores: 
     for part, subset in parts:
         y = [labels[i] for i in subset]
         mine = [ours[i] for i in subset]
-        case = f"{evaluator.name} {evaluator.version}, {set_name}, {part} (n={len(subset)})"
+        case = f"{label}, {set_name}, {part} (n={len(subset)})"
         for baseline, values in baselines.items():
             theirs = [values[i] for i in subset]
             rows.append(Row(
@@ -96,7 +130,8 @@ def _set_rows(set_name: str, records: list[dict], evaluator: Evaluator, scores: 
     return rows
 
 
-def _trace(i: int, record: dict) -> Trace:
+def dev_trace(i: int, record: dict) -> Trace:
+    """A labelled record as the trace an app would have sent."""
     from vigil.models import Retrieval, Trace
 
     return Trace(

@@ -13,6 +13,7 @@ score = (weighted share of claim terms found anywhere) x (best share found in on
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ class Support:
     score: float
     unsupported: list[str]  # claim terms found nowhere in the context
     evidence: str  # the context window that supports the claim best
+    # the context sentence holding that window (an index of text.sentence_spans); None
+    # when the context has no terms
+    sentence: int | None
 
 
 def soft_candidates(claim: Sequence[Term], context: Sequence[Term]) -> tuple[list[str], list[str]]:
@@ -51,7 +55,7 @@ def support(
 ) -> Support:
     """How well ``context`` (the terms of ``text``) supports ``claim`` (non-empty)."""
     if not context:
-        return Support(0.0, [t.text for t in claim], "")
+        return Support(0.0, [t.text for t in claim], "", None)
     context_keys = np.array([k.key for k in context])
     matrix = (np.array([c.key for c in claim])[:, None] == context_keys[None, :]).astype(float)
     loose = [i for i, t in enumerate(claim) if not t.strict and matrix[i].max() < 1.0]
@@ -62,29 +66,26 @@ def support(
     weights = np.array([STRICT_WEIGHT if t.strict else 1.0 for t in claim])
     weights /= weights.sum()
     found = matrix.max(axis=1)
-    best, first, last = -1.0, 0, 0
-    for lo, hi in _sentence_bounds(context, text):
+    best, first, last, sentence = -1.0, 0, 0, 0
+    for number, lo, hi in _sentence_bounds(context, text):
         width = min(WINDOW_TERMS, hi - lo)
         by_window = weights @ sliding_window_view(matrix[:, lo:hi], width, axis=1).max(axis=2)
         i = int(by_window.argmax())
         if by_window[i] > best:
-            best, first, last = float(by_window[i]), lo + i, lo + i + width - 1
+            best, first, last, sentence = float(by_window[i]), lo + i, lo + i + width - 1, number
     return Support(
         score=float(weights @ found) * best,
         unsupported=[t.text for t, f in zip(claim, found, strict=True) if f < 0.5],
         evidence=text[context[first].start : context[last].end],
+        sentence=sentence,
     )
 
 
-def _sentence_bounds(context: Sequence[Term], text: str) -> list[tuple[int, int]]:
-    """[lo, hi) term ranges of the sentences of ``text``: windows never cross a sentence end."""
+def _sentence_bounds(context: Sequence[Term], text: str) -> list[tuple[int, int, int]]:
+    """``(sentence, lo, hi)``: the [lo, hi) range of the terms of each sentence of ``text``
+    that has any (windows never cross a sentence end); ``sentence`` counts the sentence ends
+    before it, as :func:`evaluators.text.sentence_spans` numbers them."""
     ends = sentence_ends(text)
-    bounds, lo, k = [], 0, 0
-    for i, term in enumerate(context):
-        while k < len(ends) and ends[k] <= term.start:
-            if i > lo:
-                bounds.append((lo, i))
-                lo = i
-            k += 1
-    bounds.append((lo, len(context)))
-    return bounds
+    numbers = [bisect_right(ends, term.start) for term in context]
+    cuts = [i for i in range(1, len(context)) if numbers[i] != numbers[i - 1]]
+    return [(numbers[lo], lo, hi) for lo, hi in zip([0, *cuts], [*cuts, len(context)], strict=True)]

@@ -6,7 +6,10 @@ Regex-based on purpose: TruLens's sentence tokenizer would download NLTK data at
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 
 # After ., ! or ?: a space, or none when a lower-case word runs into a capital ("end.Next");
 # and at a blank line.
@@ -70,6 +73,11 @@ def _protected(text: str) -> str:
     return text
 
 
+def joined(chunks: str | Sequence[str]) -> str:
+    """Context chunks as one text, a blank line (a sentence end) between two chunks."""
+    return chunks if isinstance(chunks, str) else "\n\n".join(chunks)
+
+
 def sentences(text: str, min_chars: int = 3) -> list[str]:
     """Split text into sentences; keeps abbreviations such as "e.g." inside their sentence."""
     parts = _SENTENCE_END.split(_protected(text).strip())
@@ -82,6 +90,13 @@ def sentence_ends(text: str) -> list[int]:
     return [m.start() for m in _SENTENCE_END.finditer(_protected(text))]
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text``, cut at :func:`sentence_ends`: sentence
+    ``i`` follows the ``i``-th end (each span starts with the separator before it)."""
+    cuts = [0, *sentence_ends(text), len(text)]
+    return list(pairwise(cuts))
+
+
 def stem(word: str) -> str:
     """A crude English stem: lower case, no plural or common suffix, numbers without
     thousands separators or ordinal suffix ("1,953rd" -> "1953")."""
@@ -92,6 +107,19 @@ def stem(word: str) -> str:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
+
+
+@lru_cache(maxsize=100_000)
+def loose_key(word: str) -> str:
+    """A looser key than :func:`stem`, for lexicon look-ups: lower case, the first common
+    suffix cut from any word longer than the suffix plus one, then a trailing "e"
+    ("increases", "increased", "increase" -> "increas"; "going" -> "go")."""
+    word = word.lower().replace("\u2019", "'")
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 1 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word.rstrip("e") or word
 
 
 def terms(text: str) -> list[Term]:

@@ -19,7 +19,7 @@ from pydantic import PrivateAttr
 from trulens.core import Provider
 
 from evaluators.support import soft_candidates, support
-from evaluators.text import sentences, terms
+from evaluators.text import joined, sentences, terms
 
 CACHE_SIZE = 50_000
 
@@ -73,7 +73,7 @@ class MiniLMProvider(Provider):
     def groundedness_words(self, source: str | Sequence[str], statement: str) -> list[str]:
         """The words :meth:`groundedness_measure_with_cot_reasons` will embed, to ``warm``
         a whole batch at once."""
-        context = terms(_joined(source))
+        context = terms(joined(source))
         words: list[str] = []
         for claim in sentences(statement) or [statement]:
             loose, others = soft_candidates(terms(claim), context)
@@ -90,7 +90,7 @@ class MiniLMProvider(Provider):
         sentence states anything checkable (such as "Yes."), the score is NaN and the
         reasons say so: an evaluator reports that as skipped, never as a number.
         """
-        text = _joined(source)
+        text = joined(source)
         context = terms(text)
         rows: list[dict[str, Any]] = []
         for claim in sentences(statement) or [statement.strip()]:
@@ -99,7 +99,8 @@ class MiniLMProvider(Provider):
                 continue
             found = support(claim_terms, context, text, self.word_similarity)
             rows.append({"sentence": claim, "score": round(found.score, 4),
-                         "evidence": found.evidence, "unsupported": found.unsupported})  # fmt: skip
+                         "evidence": found.evidence, "evidence_sentence": found.sentence,
+                         "unsupported": found.unsupported})  # fmt: skip
         if not rows:
             return math.nan, {"reason": "the answer states nothing to check against the context",
                               "sentences": []}  # fmt: skip
@@ -109,7 +110,3 @@ class MiniLMProvider(Provider):
         if worst["unsupported"]:
             reason += f"; not in context: {', '.join(worst['unsupported'])}"
         return value, {"reason": reason, "sentences": rows}
-
-
-def _joined(source: str | Sequence[str]) -> str:
-    return source if isinstance(source, str) else "\n\n".join(source)

@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_example_file_loads() -> None:
     config = load_gate_config(EXAMPLE)
     assert config.pinned == {
-        "groundedness": "minilm-2",
+        "groundedness": "minilm-3",
         "answer_relevance": None,
         "judge_groundedness": None,
     }
