@@ -31,15 +31,9 @@ from typing import Any, Protocol
 import httpx
 import openai
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    convert_to_messages,
-    convert_to_openai_messages,
-)
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, PrivateAttr, SecretStr
 from trulens.core.feedback.feedback import GroundednessConfigs
 from trulens.feedback import llm_provider
 from trulens.feedback.output_schemas import ChainOfThoughtResponse
@@ -226,6 +220,8 @@ class LLMJudge:
         """A LangChain chat model whose every request goes through this judge (its budget,
         concurrency, rate limit and retries): for libraries that take a chat model, such as
         RAGAS (:mod:`evaluators.ragas_metrics`)."""
+        from evaluators.providers.judged_chat import JudgedChat
+
         return JudgedChat(judge=self)
 
     def send(self, messages: list[dict[str, Any]]) -> AIMessage:
@@ -300,23 +296,6 @@ class LLMJudge:
             return after if after <= MAX_RETRY_AFTER_S else None
         ceiling = min(MAX_BACKOFF_S, self.backoff_s * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
-
-
-class JudgedChat(BaseChatModel):
-    """See :meth:`LLMJudge.as_chat_model`."""
-
-    judge: Any = Field(exclude=True)
-
-    @property
-    def _llm_type(self) -> str:
-        return "vigil-judge"
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: Any = None, **kwargs: Any,
-    ) -> ChatResult:  # fmt: skip
-        reply = self.judge.send(convert_to_openai_messages(messages))
-        return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
 def _in_range(name: str, value: float, reasons: dict[str, Any]) -> tuple[float, dict[str, Any]]:
