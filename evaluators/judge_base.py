@@ -96,7 +96,8 @@ def run_concurrently(
 
 def _failure(err: Exception) -> Score:
     """An error score; one for a spent budget says the trace was not attempted at all."""
-    from evaluators.providers.judge import BudgetExceeded  # lazily: TruLens loads for seconds
+    # lazily: the providers package loads TruLens, which takes seconds
+    from evaluators.providers.judge_budget import BudgetExceeded
 
     if isinstance(err, BudgetExceeded):
         return Score.error(str(err), **{NOT_ATTEMPTED: True})

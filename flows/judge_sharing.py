@@ -132,7 +132,7 @@ class JudgeSlots:
 
 
 class SharedBudget:
-    """A :class:`evaluators.providers.judge.Ledger` in ``judge_budgets``: one row per
+    """A :class:`evaluators.providers.judge_budget.Ledger` in ``judge_budgets``: one row per
     backfill and app, added to by each judge request of any of its day runs. One
     connection per judge, opened on first use; calls from its threads take turns."""
 
